@@ -1,0 +1,152 @@
+"""Model directories and training states: safetensors + JSON, written atomically.
+
+A model directory (`config.json` + `generator.safetensors`) describes itself: loading it
+rebuilds the generator with no other flag. A training state adds everything needed to
+continue bit-for-bit: the discriminator, both optimizers, counters and RNG states.
+Nothing here unpickles: tensors come from safetensors, everything else from JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from .config import Config
+from .errors import SketchcolorError
+from .models import build_generator
+
+MODEL_FORMAT = "sketchcolor-generator/1"
+WEIGHTS_FILE = "generator.safetensors"
+CONFIG_FILE = "config.json"
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def atomic_save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp))
+    os.replace(tmp, path)
+
+
+def save_model(directory: str | Path, generator: nn.Module, config: Config, **info: Any) -> Path:
+    """Write `generator` and the config that rebuilds it; `info` (e.g. epoch) goes into config.json."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    generator = getattr(generator, "module", generator)  # unwrap DDP / compiled wrappers
+    atomic_save_tensors(directory / WEIGHTS_FILE, generator.state_dict())
+    meta = {"format": MODEL_FORMAT, "config": config.to_dict(), "info": info}
+    atomic_write_text(directory / CONFIG_FILE, json.dumps(meta, indent=2))
+    return directory
+
+
+def load_model(directory: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, Config, dict]:
+    """Rebuild the generator of a model directory; returns (generator in eval mode, config, info)."""
+    directory = Path(directory)
+    config_path, weights_path = directory / CONFIG_FILE, directory / WEIGHTS_FILE
+    if not config_path.is_file() or not weights_path.is_file():
+        raise SketchcolorError(f"{directory} is not a model directory (needs {CONFIG_FILE} and {WEIGHTS_FILE})")
+    try:
+        meta = json.loads(config_path.read_text())
+        config = Config.from_dict(meta["config"])
+        state = load_file(str(weights_path), device=str(device))
+    except (json.JSONDecodeError, KeyError, SafetensorError, OSError) as err:
+        raise SketchcolorError(f"{directory}: unreadable model ({err})") from None
+    generator = build_generator(config.generator)
+    # Weights may be stored in half precision to keep the bundled model small.
+    generator.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    return generator.to(device).eval(), config, meta.get("info", {})
+
+
+def save_state(directory: str | Path, modules: dict[str, Any], counters: dict[str, Any]) -> None:
+    """Write a resumable training state: modules/optimizers by name, counters and RNG states."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tensors: dict[str, torch.Tensor] = {"rng/torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        for index, state in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"rng/cuda{index}"] = state
+    plain: dict[str, Any] = {"counters": counters, "python_rng": _jsonable(random.getstate())}
+    plain["numpy_rng"] = _jsonable(np.random.get_state())
+    for name, obj in modules.items():
+        flat, rest = _flatten(obj.state_dict())
+        tensors.update({f"{name}/{key}": value for key, value in flat.items()})
+        plain[name] = rest
+    atomic_save_tensors(directory / "state.safetensors", tensors)
+    atomic_write_text(directory / "state.json", json.dumps(plain))
+
+
+def load_state(directory: str | Path, modules: dict[str, Any], device: str | torch.device) -> dict[str, Any]:
+    """Restore what `save_state` wrote into `modules`; returns the counters."""
+    directory = Path(directory)
+    try:
+        tensors = load_file(str(directory / "state.safetensors"))
+        plain = json.loads((directory / "state.json").read_text())
+    except (FileNotFoundError, json.JSONDecodeError, SafetensorError) as err:
+        raise SketchcolorError(f"{directory}: no readable training state to resume ({err})") from None
+    for name, obj in modules.items():
+        prefix = f"{name}/"
+        flat = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+        state = _unflatten(flat, plain[name])
+        if isinstance(obj, nn.Module):
+            state = {k: v.to(device) for k, v in state.items()}
+        obj.load_state_dict(state)
+    torch.set_rng_state(tensors["rng/torch"])
+    cuda_states = [tensors[k] for k in sorted(tensors) if k.startswith("rng/cuda")]
+    if cuda_states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(cuda_states)
+    random.setstate(_tupled(plain["python_rng"]))
+    kind, keys, pos, has_gauss, gauss = plain["numpy_rng"]
+    np.random.set_state((kind, np.array(keys, dtype=np.uint32), pos, has_gauss, gauss))
+    return plain["counters"]
+
+
+def _flatten(state: Any, prefix: str = "") -> tuple[dict[str, torch.Tensor], Any]:
+    """Split a nested state dict into {dotted key: tensor} and a JSON skeleton with markers."""
+    if isinstance(state, torch.Tensor):
+        return {prefix: state}, {"__tensor__": prefix}
+    if isinstance(state, dict):
+        flat, skeleton = {}, {}
+        for key, value in state.items():
+            sub_flat, skeleton[str(key)] = _flatten(value, f"{prefix}.{key}" if prefix else str(key))
+            flat.update(sub_flat)
+        return flat, {"__dict__": skeleton, "__intkeys__": all(isinstance(k, int) for k in state)}
+    if isinstance(state, (list, tuple)):
+        parts = [_flatten(v, f"{prefix}.{i}") for i, v in enumerate(state)]
+        return {k: v for p in parts for k, v in p[0].items()}, {"__list__": [p[1] for p in parts]}
+    return {}, state
+
+
+def _unflatten(flat: dict[str, torch.Tensor], skeleton: Any) -> Any:
+    if isinstance(skeleton, dict) and "__tensor__" in skeleton:
+        return flat[skeleton["__tensor__"]]
+    if isinstance(skeleton, dict) and "__dict__" in skeleton:
+        cast = int if skeleton["__intkeys__"] and skeleton["__dict__"] else str
+        return {cast(k): _unflatten(flat, v) for k, v in skeleton["__dict__"].items()}
+    if isinstance(skeleton, dict) and "__list__" in skeleton:
+        return [_unflatten(flat, v) for v in skeleton["__list__"]]
+    return skeleton
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (tuple, list)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _tupled(value: Any) -> Any:
+    return tuple(_tupled(v) for v in value) if isinstance(value, list) else value

@@ -1,0 +1,173 @@
+"""Typed configuration: one dataclass per part of the system, YAML in and out.
+
+A run is fully described by a `Config`. Presets live in `sketchcolor/configs/*.yaml`
+(the repository's `configs/` points there) and any field can be overridden with a
+dotted `key=value` string, as `sketchcolor train --set train.lr=1e-4` does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import SketchcolorError
+
+PRESET_DIR = Path(__file__).parent / "configs"
+
+
+@dataclass
+class DataConfig:
+    size: int = 256  # side of the square training images (the paper: 256)
+    load_size: int | None = None  # resize to this, then random-crop `size` (None: no crop jitter)
+    sketch_side: str = "auto"  # which half of a side-by-side pair is the sketch: auto|left|right
+    flip: bool = False  # random horizontal flip of the pair
+    val_count: int = 8  # pairs held out of train/ for sample grids when there is no val/
+    grid_count: int = 8  # validation pairs shown in each epoch's sample grid
+    num_workers: int = 2  # DataLoader worker processes (0: load in the training process)
+    cache_dir: str | None = None  # decoded-pair cache; None: $XDG_CACHE_HOME/sketchcolor
+
+
+@dataclass
+class GeneratorConfig:
+    name: str = "resunet"  # registered generator architecture
+    ngf: int = 64  # channels of the first encoder stage (doubling up to ngf*8)
+    depth: int = 8  # stride-2 convolutions down; the paper's 8 fits 256 px inputs
+    activation: str = "mish"  # mish (eq. 4) | relu | leaky_relu | swish
+    encoder_activation: str | None = None  # None: same as activation; pix2pix: leaky_relu
+    norm: str = "batch"  # batch | instance | none
+    residual: bool = True  # residual units (identity shortcuts) inside the stages
+    residual_from: int = 4  # first encoder level (0-based) that gets a residual unit
+    dropout: float = 0.5  # dropout in the first three decoder stages, as pix2pix
+
+
+@dataclass
+class DiscriminatorConfig:
+    name: str = "resnet3"  # resnet3 (the paper's 3 conv layers + residual) | patchgan (pix2pix)
+    ndf: int = 64  # channels of the first layer
+    n_layers: int = 3  # stride-2 convolution layers
+    activation: str = "mish"
+    norm: str = "instance"  # batch norm would couple samples and break the per-sample gradient penalty
+    residual: bool = True
+
+
+@dataclass
+class LossConfig:
+    gan_mode: str = "bce"  # bce (eq. 6, 10-11) | wgan-gp (eq. 13) | lsgan
+    l1_weight: float = 100.0  # lambda of eq. 5
+    l1_power: float = 2.0  # eq. 5 squares the mean L1; pix2pix uses 1
+    tv_weight: float = 100.0  # lambda of eq. 5 on the total-variation term
+    tv_power: float = 2.0
+    gp_weight: float = 10.0  # lambda of eq. 12; 0 disables the gradient penalty
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 300
+    batch_size: int = 100
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    seed: int = 0
+    max_steps: int | None = None  # stop after this many optimizer steps (None: run all epochs)
+    save_every_steps: int = 500  # also checkpoint mid-epoch every N steps (0: only per epoch)
+    log_every_steps: int = 10  # TensorBoard scalar interval
+    amp: bool = True  # mixed precision on CUDA (ignored on CPU)
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "Config":
+        return _build(cls, raw, "")
+
+    def with_overrides(self, overrides: list[str]) -> "Config":
+        """Apply `section.key=value` strings; values are parsed as YAML scalars."""
+        raw = self.to_dict()
+        for item in overrides:
+            key, sep, text = item.partition("=")
+            parts = key.strip().split(".")
+            if not sep or len(parts) != 2:
+                raise SketchcolorError(f"override {item!r} is not of the form section.key=value")
+            section, name = parts
+            if section not in raw or name not in raw[section]:
+                raise SketchcolorError(f"unknown config key {key!r}")
+            raw[section][name] = yaml.safe_load(text)
+        return Config.from_dict(raw)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+
+def load_config(name_or_path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Load a preset by name (`paper`, `tiny`...) or a YAML file, then apply overrides."""
+    if name_or_path is None:
+        config = Config()
+    else:
+        path = Path(name_or_path)
+        if not path.exists() and (PRESET_DIR / f"{name_or_path}.yaml").exists():
+            path = PRESET_DIR / f"{name_or_path}.yaml"
+        if not path.is_file():
+            presets = ", ".join(sorted(p.stem for p in PRESET_DIR.glob("*.yaml")))
+            raise SketchcolorError(f"config {name_or_path} not found (presets: {presets})")
+        try:
+            raw = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise SketchcolorError(f"config {path} is not valid YAML: {err}".splitlines()[0]) from None
+        config = Config.from_dict(raw)
+    return config.with_overrides(overrides or [])
+
+
+def _build(cls: type, raw: Any, where: str) -> Any:
+    """Build dataclass `cls` from a dict, rejecting unknown keys and wrong types by name."""
+    if not isinstance(raw, dict):
+        raise SketchcolorError(f"config {where or 'root'} must be a mapping, got {raw!r}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(raw) - known
+    if unknown:
+        raise SketchcolorError(f"unknown config key(s) {sorted(unknown)} in {where or 'root'}")
+    values = {}
+    for name, value in raw.items():
+        key = f"{where}.{name}" if where else name
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint):
+            values[name] = _build(hint, value, key)
+        else:
+            values[name] = _coerce(value, hint, key)
+    return cls(**values)
+
+
+def _coerce(value: Any, hint: Any, key: str) -> Any:
+    allowed = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    if value is None and type(None) in allowed:
+        return None
+    for kind in allowed:
+        if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if kind is float and isinstance(value, str):  # YAML 1.1 reads "1e-3" as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        if kind is int and isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if kind in (str, bool) and isinstance(value, kind):
+            return value
+    names = " or ".join(getattr(k, "__name__", str(k)) for k in allowed)
+    raise SketchcolorError(f"config {key} must be {names}, got {value!r}")

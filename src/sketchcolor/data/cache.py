@@ -1,0 +1,89 @@
+"""Decoded-pair cache: every pair of a split decoded and resized once, kept as a uint8
+memory-mapped array so that training epochs never touch PNG decoding again.
+
+The cache file is keyed by a hash of what produced it (file paths, sizes, mtimes, the
+decode size and sketch side), written to a temporary name and renamed into place, so a
+killed build never leaves a half-written cache behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .sources import PairSource, try_decode
+
+log = logging.getLogger("sketchcolor")
+CACHE_VERSION = 1
+
+
+@dataclass
+class DecodedPairs:
+    """A split's usable pairs: `array[i]` is (size, size, 4) uint8 for `names[i]`."""
+
+    array: np.ndarray
+    names: list[str]
+    skipped: dict[str, str]  # file name -> reason
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "sketchcolor"
+
+
+def cache_key(sources: list[PairSource], size: int, sketch_side: str) -> str:
+    digest = hashlib.sha256(f"v{CACHE_VERSION}|{size}|{sketch_side}".encode())
+    for source in sources:
+        for path in (source.path, source.color_path):
+            if path is not None:
+                stat = path.stat()
+                digest.update(f"|{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:24]
+
+
+def load_decoded(
+    sources: list[PairSource], size: int, sketch_side: str, cache_dir: str | Path | None, workers: int = 2
+) -> DecodedPairs:
+    """Decode `sources` (or reuse the cached result) and warn once about skipped files."""
+    folder = Path(cache_dir) if cache_dir else default_cache_dir()
+    key = cache_key(sources, size, sketch_side)
+    array_path, index_path = folder / f"{key}.npy", folder / f"{key}.json"
+    if not (array_path.exists() and index_path.exists()):
+        _build(sources, size, sketch_side, array_path, index_path, workers)
+    index = json.loads(index_path.read_text())
+    array = np.load(array_path, mmap_mode="r")[: len(index["names"])]
+    decoded = DecodedPairs(array, index["names"], index["skipped"])
+    if decoded.skipped:
+        listed = "; ".join(decoded.skipped.values())
+        log.warning("skipped %d of %d pairs: %s", len(decoded.skipped), len(sources), listed)
+    return decoded
+
+
+def _build(sources, size, sketch_side, array_path: Path, index_path: Path, workers: int) -> None:
+    array_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = array_path.with_suffix(f".tmp{os.getpid()}.npy")
+    names, skipped = [], {}
+    # Rows are written as they are decoded (memory stays flat); skipped files leave unused
+    # rows at the end, which the index's count excludes.
+    out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(sources), size, size, 4))
+    with ThreadPoolExecutor(max(1, workers)) as pool:  # PIL releases the GIL while decoding
+        results = pool.map(lambda s: try_decode(s, size, sketch_side), sources)
+        for source, (pixels, reason) in zip(sources, results):
+            if pixels is None:
+                skipped[source.name] = reason
+            else:
+                out[len(names)] = pixels
+                names.append(source.name)
+    out.flush()
+    del out
+    os.replace(tmp, array_path)
+    tmp_index = index_path.with_suffix(f".tmp{os.getpid()}")
+    tmp_index.write_text(json.dumps({"names": names, "skipped": skipped}))
+    os.replace(tmp_index, index_path)

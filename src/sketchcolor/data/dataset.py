@@ -1,0 +1,109 @@
+"""Torch datasets over decoded pairs, with augmentation that is reproducible on resume.
+
+Each sample's augmentation is drawn from a seed that the sampler hands out with its
+index, so the same (epoch, position) gets the same crop and flip whether training ran
+straight through, was resumed, or loads in worker processes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from ..errors import SketchcolorError
+from .cache import DecodedPairs, load_decoded
+from .sources import find_pairs, split_dir
+
+
+class PairDataset(Dataset):
+    """Aligned (sketch, color) pairs as tensors in [-1, 1]: sketch (1, S, S), color (3, S, S)."""
+
+    def __init__(self, decoded: DecodedPairs, *, size: int, flip: bool = False, indices=None) -> None:
+        self.decoded = decoded
+        self.size = size
+        self.flip = flip
+        self.indices = list(range(len(decoded.names)) if indices is None else indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, item: int | tuple[int, int]) -> dict[str, torch.Tensor]:
+        index, seed = item if isinstance(item, tuple) else (item, None)
+        pixels = np.asarray(self.decoded.array[self.indices[index]])
+        if seed is not None:
+            pixels = self._augment(pixels, np.random.default_rng(seed))
+        elif pixels.shape[0] != self.size:  # evaluation: the centre crop
+            offset = (pixels.shape[0] - self.size) // 2
+            pixels = pixels[offset : offset + self.size, offset : offset + self.size]
+        tensor = torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1))).float() / 127.5 - 1.0
+        return {"sketch": tensor[:1], "color": tensor[1:]}
+
+    def _augment(self, pixels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        room = pixels.shape[0] - self.size
+        if room > 0:
+            top, left = rng.integers(0, room + 1, size=2)
+            pixels = pixels[top : top + self.size, left : left + self.size]
+        if self.flip and rng.random() < 0.5:
+            pixels = pixels[:, ::-1]
+        return pixels
+
+
+class EpochSampler(Sampler):
+    """Yields (index, augmentation seed) pairs: a fresh seeded shuffle every epoch, this
+    process's share of it under DDP, optionally starting part-way (resume)."""
+
+    def __init__(self, length: int, *, seed: int, shuffle: bool = True, rank: int = 0, world_size: int = 1):
+        self.length, self.seed, self.shuffle = length, seed, shuffle
+        self.rank, self.world_size = rank, world_size
+        self.epoch, self.start = 0, 0
+
+    def set_epoch(self, epoch: int, start: int = 0) -> None:
+        """Select the epoch's order; skip its first `start` samples (already trained on)."""
+        self.epoch, self.start = epoch, start
+
+    def order(self) -> list[int]:
+        if not self.shuffle:
+            order = list(range(self.length))
+        else:
+            generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+            order = torch.randperm(self.length, generator=generator).tolist()
+        per_rank = self.length // self.world_size  # equal shares keep DDP ranks in step
+        return order[self.rank * per_rank : (self.rank + 1) * per_rank]
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        for position, index in enumerate(self.order()):
+            if position >= self.start:
+                seed = (self.seed * 1_000_003 + self.epoch) * 10_000_019 + position
+                yield index, seed % (2**63)
+
+    def __len__(self) -> int:
+        return self.length // self.world_size - self.start
+
+
+def load_split(root: str | Path, split: str, data_config, *, augment: bool) -> PairDataset:
+    """Decode (or reuse the cache of) `root/split` as a PairDataset, given a DataConfig."""
+    folder = split_dir(root, split)
+    decode_size = (data_config.load_size or data_config.size) if augment else data_config.size
+    decoded = load_decoded(
+        find_pairs(folder), decode_size, data_config.sketch_side, data_config.cache_dir, data_config.num_workers
+    )
+    if not decoded.names:
+        raise SketchcolorError(f"no usable image pairs in {folder}")
+    return PairDataset(decoded, size=data_config.size, flip=augment and data_config.flip)
+
+
+def train_val_sets(root: str | Path, data_config, seed: int) -> tuple[PairDataset, PairDataset]:
+    """The train set and a validation set: `root/val` if present, else a held-out slice of train."""
+    train = load_split(root, "train", data_config, augment=True)
+    if (Path(root) / "val").is_dir():
+        return train, load_split(root, "val", data_config, augment=False)
+    held = max(1, min(data_config.val_count, len(train) // 5))
+    if len(train) < 2:
+        raise SketchcolorError(f"{root}: need at least 2 pairs to hold one out for validation")
+    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed)).tolist()
+    val = PairDataset(train.decoded, size=data_config.size, indices=order[:held])
+    return PairDataset(train.decoded, size=data_config.size, flip=train.flip, indices=order[held:]), val

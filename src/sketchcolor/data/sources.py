@@ -1,0 +1,95 @@
+"""Finding pairs on disk and decoding one pair into aligned sketch/color arrays.
+
+Two layouts are understood:
+- side-by-side files (the paper's Kaggle set: color on the left, sketch on the right;
+  the sketch half is found by saturation unless `sketch_side` says otherwise);
+- paired folders: `sketch/` and `color/` with files matched by stem.
+A split folder (`DIR/train`, `DIR/val`, `DIR/test`) may hold either layout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from ..errors import SketchcolorError
+from ..imageio import ImageReadError, list_images, mean_saturation, read_image, split_pair
+
+# A "color" half this unsaturated is a grayscale image: there is nothing to learn from.
+MIN_COLOR_SATURATION = 0.01
+# Halves more elongated than this are not a side-by-side pair.
+MAX_HALF_ASPECT = 4.0
+
+
+@dataclass(frozen=True)
+class PairSource:
+    """Where one pair lives: a side-by-side file, or a sketch file plus a color file."""
+
+    path: Path
+    color_path: Path | None = None
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+class BadPairError(SketchcolorError):
+    """A pair that can be read but cannot be used (wrong shape, no color)."""
+
+
+def split_dir(root: str | Path, split: str) -> Path:
+    """`root/split` if it exists; for `train` a root without split folders is the train set."""
+    root = Path(root)
+    if not root.is_dir():
+        raise SketchcolorError(f"data folder {root} does not exist")
+    if (root / split).is_dir():
+        return root / split
+    if split == "train" and not any((root / s).is_dir() for s in ("train", "val", "test")):
+        return root
+    raise SketchcolorError(f"data folder {root} has no {split}/ split")
+
+
+def find_pairs(folder: str | Path) -> list[PairSource]:
+    """All pairs in one split folder, sorted by name; an empty folder is an error."""
+    folder = Path(folder)
+    if (folder / "sketch").is_dir() and (folder / "color").is_dir():
+        colors = {p.stem: p for p in list_images(folder / "color")}
+        pairs = [PairSource(s, colors[s.stem]) for s in list_images(folder / "sketch") if s.stem in colors]
+    else:
+        pairs = [PairSource(p) for p in list_images(folder)]
+    if not pairs:
+        raise SketchcolorError(f"no image pairs found in {folder}")
+    return pairs
+
+
+def load_pair(source: PairSource, sketch_side: str = "auto") -> tuple[Image.Image, Image.Image]:
+    """Read a pair as (sketch, color) PIL images, rejecting unusable ones with BadPairError."""
+    if source.color_path is not None:
+        sketch, color = read_image(source.path), read_image(source.color_path)
+    else:
+        image = read_image(source.path)
+        if image.width < 2 * image.height / MAX_HALF_ASPECT or image.width > 2 * image.height * MAX_HALF_ASPECT:
+            raise BadPairError(f"{source.path}: {image.width}x{image.height} is not a side-by-side pair")
+        sketch, color = split_pair(image, sketch_side)
+    if mean_saturation(color) < MIN_COLOR_SATURATION:
+        raise BadPairError(f"{source.name}: the color image is grayscale")
+    return sketch, color
+
+
+def decode_pair(source: PairSource, size: int, sketch_side: str = "auto") -> np.ndarray:
+    """One pair as a (size, size, 4) uint8 array: channel 0 the gray sketch, 1-3 the RGB color."""
+    sketch, color = load_pair(source, sketch_side)
+    sketch = sketch.convert("L").resize((size, size), Image.Resampling.BICUBIC, reducing_gap=3.0)
+    color = color.resize((size, size), Image.Resampling.BICUBIC, reducing_gap=3.0)
+    return np.concatenate([np.asarray(sketch)[:, :, None], np.asarray(color)], axis=2)
+
+
+def try_decode(source: PairSource, size: int, sketch_side: str) -> tuple[np.ndarray | None, str | None]:
+    """`decode_pair` that reports an unusable file as its reason instead of raising."""
+    try:
+        return decode_pair(source, size, sketch_side), None
+    except (ImageReadError, BadPairError) as err:
+        return None, str(err)

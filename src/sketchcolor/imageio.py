@@ -1,0 +1,122 @@
+"""The one owner of image files and PIL <-> tensor conversion.
+
+Everything that reads an image goes through `read_image`, so every command treats
+odd modes (palette, 16-bit, CMYK, transparency) and hostile files the same way.
+Tensors are float32 in [-1, 1], channels first: 1 channel for sketches, 3 for color.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import SketchcolorError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+# Refuse images above this many pixels before decoding them (PIL's bomb check reads
+# only the header). 100 MP covers a 10000x10000 page.
+MAX_PIXELS = 100_000_000
+
+
+class ImageReadError(SketchcolorError):
+    """A file that is not a readable image (or is too large to decode safely)."""
+
+
+def read_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Decode `path` fully and return it as an RGB image composited on white."""
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            Image.MAX_IMAGE_PIXELS = max_pixels
+            with Image.open(path) as image:
+                if image.width * image.height > max_pixels:
+                    raise ImageReadError(
+                        f"{path}: {image.width}x{image.height} exceeds the {max_pixels:,}-pixel limit"
+                    )
+                image.load()
+                return to_rgb(ImageOps.exif_transpose(image))
+    except ImageReadError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageReadError(f"{path}: refused, larger than {max_pixels:,} pixels") from None
+    except FileNotFoundError:
+        raise ImageReadError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ImageReadError(f"{path}: is a directory") from None
+    except UnidentifiedImageError:
+        raise ImageReadError(f"{path}: not an image") from None
+    except (OSError, ValueError, SyntaxError) as err:
+        raise ImageReadError(f"{path}: unreadable image ({err})") from None
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Convert any PIL mode to RGB; transparency is composited on white, as on paper."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        array = np.asarray(image, dtype=np.float64)
+        peak = 65535.0 if array.max() > 255 else 255.0
+        image = Image.fromarray(np.clip(array / peak * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+    if image.mode == "P" or image.mode == "PA":
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "La", "RGBa"):
+        rgba = image.convert("RGBA")
+        paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(paper, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def to_tensor(image: Image.Image, channels: int) -> torch.Tensor:
+    """PIL image -> float tensor (channels, H, W) in [-1, 1]; channels is 1 (gray) or 3 (RGB)."""
+    mode = {1: "L", 3: "RGB"}[channels]
+    array = np.asarray(image.convert(mode), dtype=np.float32)
+    if channels == 1:
+        array = array[:, :, None]
+    return torch.from_numpy(array.transpose(2, 0, 1).copy()) / 127.5 - 1.0
+
+
+def to_pil(tensor: torch.Tensor) -> Image.Image:
+    """Float tensor (C, H, W) in [-1, 1] -> 8-bit PIL image (L for 1 channel, RGB for 3)."""
+    array = to_uint8(tensor).permute(1, 2, 0).cpu().numpy()
+    return Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array)
+
+
+def to_uint8(tensor: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] floats -> uint8 with rounding, any leading shape."""
+    return ((tensor.detach().float().clamp(-1, 1) + 1.0) * 127.5 + 0.5).to(torch.uint8)
+
+
+def mean_saturation(image: Image.Image) -> float:
+    """Mean HSV saturation in [0, 1]; sketches are near 0, colored art is not."""
+    hsv = np.asarray(image.convert("RGB").convert("HSV"), dtype=np.float32)
+    return float(hsv[:, :, 1].mean() / 255.0)
+
+
+def split_pair(image: Image.Image, sketch_side: str = "auto") -> tuple[Image.Image, Image.Image]:
+    """Split a side-by-side pair into (sketch, color); `auto` picks the less saturated half."""
+    half = image.width // 2
+    left = image.crop((0, 0, half, image.height))
+    right = image.crop((half, 0, 2 * half, image.height))
+    if sketch_side == "auto":
+        sketch_side = "left" if mean_saturation(left) < mean_saturation(right) else "right"
+    if sketch_side == "left":
+        return left, right
+    if sketch_side == "right":
+        return right, left
+    raise SketchcolorError(f"data.sketch_side must be auto, left or right, not {sketch_side!r}")
+
+
+def join_pair(sketch: Image.Image, color: Image.Image) -> Image.Image:
+    """The inverse of `split_pair` in the paper's layout: color on the left, sketch on the right."""
+    pair = Image.new("RGB", (color.width + sketch.width, color.height), "white")
+    pair.paste(color.convert("RGB"), (0, 0))
+    pair.paste(sketch.convert("RGB"), (color.width, 0))
+    return pair
+
+
+def list_images(root: str | Path) -> list[Path]:
+    """Image files directly inside `root` (by suffix), sorted for determinism."""
+    return sorted(p for p in Path(root).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)

@@ -1,0 +1,69 @@
+"""Colorize sketches with a trained generator: `Colorizer.from_pretrained(path)(image)`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+from .checkpoint import load_model
+from .config import Config
+from .device import resolve_device
+from .errors import SketchcolorError
+from .imageio import to_pil, to_rgb, to_tensor
+
+DEFAULT_MODEL = Path(__file__).parent / "weights" / "default"
+
+
+def resolve_model_dir(path: str | Path | None) -> Path:
+    """None -> the bundled model; a run folder -> its latest generator; else the path itself."""
+    if path is None:
+        if not DEFAULT_MODEL.is_dir():
+            raise SketchcolorError(f"the bundled model is missing from {DEFAULT_MODEL}; reinstall sketchcolor")
+        return DEFAULT_MODEL
+    path = Path(path)
+    if not path.exists():
+        raise SketchcolorError(f"model {path} does not exist")
+    if (path / "latest").is_dir() and not (path / "config.json").exists():
+        return path / "latest"
+    return path
+
+
+class Colorizer:
+    """A generator plus the pre/post-processing around it.
+
+    Sketches of any size and mode are converted to gray, resized to the model's working
+    size, colorized, and the result is resized back to the sketch's own size.
+    """
+
+    def __init__(self, generator: torch.nn.Module, config: Config, *, device: torch.device, batch_size: int = 8):
+        self.generator = generator.to(device).eval()
+        self.config = config
+        self.device = device
+        self.batch_size = batch_size
+        self.size = config.data.size
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path | None = None, *, device: str = "auto", batch_size: int = 8) -> "Colorizer":
+        """Load a model directory or run folder (None: the bundled default model)."""
+        target = resolve_device(device)
+        generator, config, _ = load_model(resolve_model_dir(path), device=target)
+        return cls(generator, config, device=target, batch_size=batch_size)
+
+    def __call__(self, images: Image.Image | list[Image.Image]) -> Image.Image | list[Image.Image]:
+        if isinstance(images, Image.Image):
+            return self([images])[0]
+        results: list[Image.Image] = []
+        for start in range(0, len(images), self.batch_size):
+            results += self._colorize_batch(images[start : start + self.batch_size])
+        return results
+
+    @torch.no_grad()
+    def _colorize_batch(self, images: list[Image.Image]) -> list[Image.Image]:
+        working = [to_rgb(image).resize((self.size, self.size), Image.Resampling.BICUBIC) for image in images]
+        sketches = torch.stack([to_tensor(image, 1) for image in working]).to(self.device)
+        colored = self.generator(sketches).float().cpu()
+        return [
+            to_pil(tensor).resize(image.size, Image.Resampling.BICUBIC) for tensor, image in zip(colored, images)
+        ]

@@ -1,0 +1,92 @@
+"""Loss terms of the paper (eq. 5-14) as small pure functions.
+
+Discriminator outputs are raw logits (patch maps); `gan_mode` picks how they are scored:
+- `bce`: binary cross-entropy against 1 (real) / 0 (fake), eq. 6, 10, 11;
+- `wgan-gp`: the critic form of eq. 13, D(fake) - D(real), generator -D(fake);
+- `lsgan`: least squares against 1 / 0 (CycleGAN).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from .errors import SketchcolorError
+
+GAN_MODES = ("bce", "wgan-gp", "lsgan")
+
+
+def adversarial(logits: torch.Tensor, real: bool, gan_mode: str) -> torch.Tensor:
+    """Score `logits` as real or fake; for wgan-gp the sign makes it a quantity to minimise."""
+    if gan_mode == "bce":
+        target = torch.ones_like(logits) if real else torch.zeros_like(logits)
+        return F.binary_cross_entropy_with_logits(logits, target)
+    if gan_mode == "lsgan":
+        return ((logits - (1.0 if real else 0.0)) ** 2).mean()
+    if gan_mode == "wgan-gp":
+        return -logits.mean() if real else logits.mean()
+    raise SketchcolorError(f"unknown loss.gan_mode {gan_mode!r} (known: {', '.join(GAN_MODES)})")
+
+
+def l1(generated: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Eq. 7: mean absolute difference."""
+    return (target - generated).abs().mean()
+
+
+def total_variation(image: torch.Tensor) -> torch.Tensor:
+    """Eq. 8: mean |horizontal difference| + mean |vertical difference| of one image batch.
+
+    The generator's loss takes it of the *generated* image (as the paper's TensorFlow
+    code does): it penalises speckle in the output. Of the target it would be a constant.
+    """
+    dx = image[..., :, 1:] - image[..., :, :-1]
+    dy = image[..., 1:, :] - image[..., :-1, :]
+    return dx.abs().mean() + dy.abs().mean()
+
+
+def gradient_penalty(
+    critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor
+) -> torch.Tensor:
+    """Eq. 12/14: E[(||grad_x D(x_hat)||_2 - 1)^2] with x_hat = t*real + (1-t)*fake, t ~ U(0,1).
+
+    `critic` maps a color batch to logits (the sketch condition is bound in by the caller,
+    so the gradient is taken with respect to the color image only). The norm is per sample
+    over all of its pixels, and create_graph keeps the penalty differentiable for D's step.
+    """
+    t = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype)
+    mixed = (t * real.detach() + (1 - t) * fake.detach()).requires_grad_(True)
+    scores = critic(mixed)
+    (grad,) = torch.autograd.grad(scores.sum(), mixed, create_graph=True)
+    norms = grad.flatten(1).norm(2, dim=1)
+    return ((norms - 1.0) ** 2).mean()
+
+
+@dataclass
+class LossTerms:
+    """Named parts of one loss, kept for logging; `total` is what gets back-propagated."""
+
+    total: torch.Tensor
+    parts: dict[str, torch.Tensor]
+
+    def scalars(self) -> dict[str, float]:
+        return {name: float(value.detach()) for name, value in {"total": self.total, **self.parts}.items()}
+
+
+def generator_loss(fake_logits, generated, target, config) -> LossTerms:
+    """Eq. 5: adversarial + l1_weight * L1^l1_power + tv_weight * TV^tv_power (a LossConfig)."""
+    gan = adversarial(fake_logits, True, config.gan_mode)
+    l1_term = l1(generated, target)
+    tv_term = total_variation(generated)
+    total = gan + config.l1_weight * l1_term**config.l1_power + config.tv_weight * tv_term**config.tv_power
+    return LossTerms(total, {"gan": gan, "l1": l1_term, "tv": tv_term})
+
+
+def discriminator_loss(real_logits, fake_logits, penalty, config) -> LossTerms:
+    """Eq. 9: real term + fake term + gp_weight * penalty (penalty may be a zero tensor)."""
+    real = adversarial(real_logits, True, config.gan_mode)
+    fake = adversarial(fake_logits, False, config.gan_mode)
+    total = real + fake + config.gp_weight * penalty
+    return LossTerms(total, {"real": real, "fake": fake, "gp": penalty})

@@ -1,0 +1,209 @@
+"""The GAN training loop: `d_step` and `g_step` alternate on each batch; `fit` adds epochs,
+logging, sample grids and checkpoints that resume to exactly the same next steps.
+
+Run folder layout:
+    config.yaml          the resolved config
+    latest/              model directory of the newest generator (loadable by `colorize`)
+    state/               resumable training state (D, optimizers, counters, RNG)
+    samples/epoch_NNNN.png
+    tb/  log.jsonl       TensorBoard events and the same scalars as JSON lines
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from .. import losses
+from ..checkpoint import load_state, save_model, save_state
+from ..config import Config
+from ..data import EpochSampler, train_val_sets
+from ..device import resolve_device
+from ..models import build_discriminator, build_generator
+from .visuals import ScalarLog, sample_grid, save_grid
+
+log = logging.getLogger("sketchcolor")
+
+
+class Trainer:
+    def __init__(self, config: Config, run_dir: str | Path, data_root: str | Path | None = None) -> None:
+        self.config, self.run_dir = config, Path(run_dir)
+        self.device = resolve_device(config.train.device)
+        torch.manual_seed(config.train.seed)
+        self.generator = build_generator(config.generator).to(self.device)
+        self.discriminator = build_discriminator(config.discriminator).to(self.device)
+        self.g_opt = self._adam(self.generator)
+        self.d_opt = self._adam(self.discriminator)
+        self.use_amp = config.train.amp and self.device.type == "cuda"
+        self.amp_dtype = torch.bfloat16 if self.use_amp and torch.cuda.is_bf16_supported() else torch.float16
+        # A grad scaler only matters for fp16; bf16 has fp32's exponent range.
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp and self.amp_dtype == torch.float16)
+        self.epoch = self.epoch_step = self.step = 0
+        self._stop_signal: int | None = None
+        if data_root is not None:
+            self.train_set, self.val_set = train_val_sets(data_root, config.data, config.train.seed)
+
+    def _adam(self, module: torch.nn.Module) -> torch.optim.Adam:
+        t = self.config.train
+        return torch.optim.Adam(module.parameters(), lr=t.lr, betas=(t.beta1, t.beta2))
+
+    def _autocast(self):
+        if not self.use_amp:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    # --- one optimisation step ---------------------------------------------------------
+    def d_step(self, sketch: torch.Tensor, color: torch.Tensor, fake: torch.Tensor) -> losses.LossTerms:
+        """Update D on real and (detached) generated colors, eq. 9-12."""
+        cfg = self.config.loss
+        with self._autocast():
+            real_logits = self.discriminator(sketch, color).float()
+            fake_logits = self.discriminator(sketch, fake.detach()).float()
+        penalty = torch.zeros((), device=self.device)
+        if cfg.gp_weight > 0:  # in fp32: the penalty's second-order gradients are fragile in half precision
+            penalty = losses.gradient_penalty(lambda c: self.discriminator(sketch, c), color, fake.float())
+        terms = losses.discriminator_loss(real_logits, fake_logits, penalty, cfg)
+        self.d_opt.zero_grad(set_to_none=True)
+        self.scaler.scale(terms.total).backward()
+        self.scaler.step(self.d_opt)
+        return terms
+
+    def g_step(self, sketch: torch.Tensor, color: torch.Tensor, fake: torch.Tensor) -> losses.LossTerms:
+        """Update G against the just-updated D, eq. 5-8 (D's weights are frozen meanwhile)."""
+        self.discriminator.requires_grad_(False)
+        with self._autocast():
+            fake_logits = self.discriminator(sketch, fake).float()
+        terms = losses.generator_loss(fake_logits, fake.float(), color, self.config.loss)
+        self.g_opt.zero_grad(set_to_none=True)
+        self.scaler.scale(terms.total).backward()
+        self.scaler.step(self.g_opt)
+        self.discriminator.requires_grad_(True)
+        return terms
+
+    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        sketch = batch["sketch"].to(self.device, non_blocking=True)
+        color = batch["color"].to(self.device, non_blocking=True)
+        with self._autocast():
+            fake = self.generator(sketch)
+        d_terms = self.d_step(sketch, color, fake)
+        g_terms = self.g_step(sketch, color, fake)
+        self.scaler.update()
+        self.step += 1
+        scalars = {f"d/{k}": v for k, v in d_terms.scalars().items()}
+        scalars.update({f"g/{k}": v for k, v in g_terms.scalars().items()})
+        return scalars
+
+    # --- the loop ----------------------------------------------------------------------
+    def loader(self) -> tuple[DataLoader, EpochSampler]:
+        batch = min(self.config.train.batch_size, len(self.train_set))
+        sampler = EpochSampler(len(self.train_set), seed=self.config.train.seed)
+        loader = DataLoader(
+            self.train_set,
+            batch_size=batch,
+            sampler=sampler,
+            drop_last=True,
+            num_workers=self.config.data.num_workers,
+            pin_memory=self.device.type == "cuda",
+            # Its own generator: a DataLoader draws a seed per epoch, which must not come
+            # from the global RNG whose state a resumed run restores mid-stream.
+            generator=torch.Generator(),
+        )
+        return loader, sampler
+
+    def fit(self) -> None:
+        """Train until `train.epochs` (or `train.max_steps`), a signal, or the end."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.config.save(self.run_dir / "config.yaml")
+        self.scalar_log = ScalarLog(self.run_dir)
+        loader, sampler = self.loader()
+        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            while self.epoch < self.config.train.epochs and not self._should_stop():
+                sampler.set_epoch(self.epoch, start=self.epoch_step * loader.batch_size)
+                self.run_epoch(loader)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            self.scalar_log.close()
+
+    def run_epoch(self, loader: DataLoader) -> None:
+        total = self.config.train.epochs
+        bar = tqdm(loader, desc=f"epoch {self.epoch + 1}/{total}", initial=self.epoch_step,
+                   total=self.epoch_step + len(loader), leave=False, dynamic_ncols=True)
+        sums: dict[str, float] = {}
+        started, seen, steps = time.perf_counter(), 0, 0
+        for batch in bar:
+            scalars = self.train_step(batch)
+            self.epoch_step += 1
+            steps += 1
+            seen += batch["sketch"].shape[0]
+            scalars["images_per_s"] = seen / (time.perf_counter() - started)
+            for key, value in scalars.items():
+                sums[key] = sums.get(key, 0.0) + value
+            bar.set_postfix(l1=f"{scalars['g/l1']:.3f}", d=f"{scalars['d/total']:.3f}")
+            if self.step % self.config.train.log_every_steps == 0:
+                self.scalar_log.scalars(self.step, scalars)
+            if self.config.train.save_every_steps and self.step % self.config.train.save_every_steps == 0:
+                self.save()
+            if self._should_stop():
+                self.save()
+                return
+        bar.close()
+        self._end_epoch({k: v / max(1, steps) for k, v in sums.items()})
+
+    def _end_epoch(self, means: dict[str, float]) -> None:
+        self.epoch += 1
+        self.epoch_step = 0
+        grid = self.sample_grid()
+        save_grid(grid, self.run_dir / "samples" / f"epoch_{self.epoch:04d}.png")
+        self.scalar_log.image("samples", grid, self.step)
+        summary = ", ".join(f"{k}={v:.4g}" for k, v in means.items() if k in ("g/gan", "g/l1", "g/tv", "d/total", "images_per_s"))
+        tqdm.write(f"epoch {self.epoch}/{self.config.train.epochs} step {self.step}: {summary}")
+        self.save()
+
+    def sample_grid(self) -> torch.Tensor:
+        count = min(self.config.data.grid_count, len(self.val_set))
+        pairs = [self.val_set[i] for i in range(count)]
+        sketches = torch.stack([p["sketch"] for p in pairs]).to(self.device)
+        colors = torch.stack([p["color"] for p in pairs]).to(self.device)
+        return sample_grid(self.generator, sketches, colors)
+
+    def _should_stop(self) -> bool:
+        max_steps = self.config.train.max_steps
+        return self._stop_signal is not None or (max_steps is not None and self.step >= max_steps)
+
+    def _on_signal(self, signum: int, frame) -> None:
+        if self._stop_signal is not None:  # a second Ctrl-C stops at once
+            raise KeyboardInterrupt
+        self._stop_signal = signum
+        tqdm.write(f"signal {signum}: saving after this step; run again with --resume to continue")
+
+    # --- checkpoints -------------------------------------------------------------------
+    def _stateful(self) -> dict:
+        parts = {"generator": self.generator, "discriminator": self.discriminator,
+                 "g_opt": self.g_opt, "d_opt": self.d_opt}
+        if self.scaler.is_enabled():
+            parts["scaler"] = self.scaler
+        return parts
+
+    def save(self) -> None:
+        """Write the generator (latest/) and the resumable state (state/)."""
+        save_model(self.run_dir / "latest", self.generator, self.config, epoch=self.epoch, step=self.step)
+        counters = {"epoch": self.epoch, "epoch_step": self.epoch_step, "step": self.step}
+        save_state(self.run_dir / "state", self._stateful(), counters)
+
+    def resume(self) -> bool:
+        """Continue from run_dir/state if it exists; returns whether it did."""
+        if not (self.run_dir / "state" / "state.json").exists():
+            return False
+        counters = load_state(self.run_dir / "state", self._stateful(), self.device)
+        self.epoch, self.epoch_step, self.step = counters["epoch"], counters["epoch_step"], counters["step"]
+        log.info("resumed %s at epoch %d, step %d", self.run_dir, self.epoch, self.step)
+        return True

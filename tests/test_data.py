@@ -1,0 +1,116 @@
+import logging
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import draw_pair, write_pairs
+from sketchcolor.data import EpochSampler, find_pairs, load_split, train_val_sets
+from sketchcolor.data import cache as cache_module
+from sketchcolor.errors import SketchcolorError
+
+
+def test_side_by_side_pairs_become_aligned_tensors(pair_root, tiny_config):
+    dataset = load_split(pair_root, "train", tiny_config.data, augment=False)
+    assert len(dataset) == 16
+    sample = dataset[0]
+    assert sample["sketch"].shape == (1, 32, 32) and sample["color"].shape == (3, 32, 32)
+    assert sample["sketch"].min() >= -1 and sample["color"].max() <= 1
+    # The color half is the saturated one: its channels differ, the sketch is gray.
+    color = sample["color"]
+    assert (color[0] - color[1]).abs().max() > 0.3
+    # Lines line up: the sketch's dark pixels are dark (outlined) in the color too.
+    dark = sample["sketch"][0] < -0.5
+    assert dark.any() and color.mean(0)[dark].mean() < 0.0
+
+
+def test_paired_folders_are_matched_by_stem(tmp_path, tiny_config):
+    for index in range(3):
+        sketch, color = draw_pair(index)
+        (tmp_path / "sketch").mkdir(exist_ok=True)
+        (tmp_path / "color").mkdir(exist_ok=True)
+        sketch.save(tmp_path / "sketch" / f"p{index}.png")
+        color.save(tmp_path / "color" / f"p{index}.jpg")
+    sketch.save(tmp_path / "sketch" / "orphan.png")
+    pairs = find_pairs(tmp_path)
+    assert [p.path.stem for p in pairs] == ["p0", "p1", "p2"]
+    dataset = load_split(tmp_path, "train", tiny_config.data, augment=False)
+    assert len(dataset) == 3
+
+
+def test_bad_files_are_skipped_with_one_warning(pair_root, tiny_config, caplog):
+    train = pair_root / "train"
+    (train / "zero.png").write_bytes(b"")
+    (train / "junk.png").write_bytes(b"garbage")
+    data = (train / "pair_000.png").read_bytes()
+    (train / "truncated.png").write_bytes(data[: len(data) // 3])
+    from PIL import Image
+
+    Image.new("RGB", (10, 200), "red").save(train / "tall.png")  # not a side-by-side pair
+    Image.new("RGB", (64, 32), "gray").save(train / "gray.png")  # no color half
+    with caplog.at_level(logging.WARNING, logger="sketchcolor"):
+        dataset = load_split(pair_root, "train", tiny_config.data, augment=False)
+    assert len(dataset) == 16
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    message = warnings[0].getMessage()
+    assert "skipped 5 of 21" in message
+    for name in ("zero.png", "junk.png", "truncated.png", "tall.png", "gray.png"):
+        assert name in message
+
+
+def test_missing_or_empty_folders_name_the_path(tmp_path, tiny_config):
+    with pytest.raises(SketchcolorError, match="does not exist"):
+        load_split(tmp_path / "nowhere", "train", tiny_config.data, augment=True)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SketchcolorError, match="no image pairs found in .*empty"):
+        load_split(tmp_path / "empty", "train", tiny_config.data, augment=True)
+
+
+def test_decoded_pairs_are_cached_and_reused(pair_root, tiny_config, monkeypatch):
+    first = load_split(pair_root, "train", tiny_config.data, augment=False)
+    calls = []
+    monkeypatch.setattr(cache_module, "try_decode", lambda *a: calls.append(a))
+    second = load_split(pair_root, "train", tiny_config.data, augment=False)
+    assert calls == []
+    assert np.array_equal(np.asarray(first.decoded.array), np.asarray(second.decoded.array))
+    write_pairs(pair_root / "train", 1, start=50)  # a changed folder is a new cache key
+    monkeypatch.undo()
+    assert len(load_split(pair_root, "train", tiny_config.data, augment=False)) == 17
+
+
+def test_held_out_validation_when_there_is_no_val_folder(pair_root, tiny_config):
+    import shutil
+
+    shutil.rmtree(pair_root / "val")
+    train, val = train_val_sets(pair_root, tiny_config.data, seed=0)
+    # val_count pairs, but never more than a fifth of the train set
+    assert len(val) == min(tiny_config.data.val_count, 16 // 5) and len(train) == 16 - len(val)
+    assert not set(train.indices) & set(val.indices)
+
+
+def test_sampler_is_seeded_per_epoch_and_resumes_part_way():
+    sampler = EpochSampler(10, seed=3)
+    sampler.set_epoch(0)
+    epoch0 = list(sampler)
+    sampler.set_epoch(1)
+    epoch1 = list(sampler)
+    assert sorted(i for i, _ in epoch0) == list(range(10))
+    assert epoch0 != epoch1
+    sampler.set_epoch(1, start=4)
+    assert list(sampler) == epoch1[4:] and len(sampler) == 6
+    shards = [EpochSampler(10, seed=3, rank=r, world_size=2) for r in range(2)]
+    for shard in shards:
+        shard.set_epoch(1)
+    indices = [i for shard in shards for i, _ in shard]
+    assert sorted(indices) == sorted(i for i, _ in epoch1)
+
+
+def test_augmentation_is_a_function_of_the_seed(pair_root, tiny_config):
+    config = tiny_config.data
+    config.load_size, config.flip = 40, True
+    dataset = load_split(pair_root, "train", config, augment=True)
+    a, b = dataset[(0, 123)], dataset[(0, 123)]
+    assert torch.equal(a["color"], b["color"]) and a["color"].shape == (3, 32, 32)
+    crops = {dataset[(0, seed)]["color"].sum().item() for seed in range(8)}
+    assert len(crops) > 1

@@ -1,0 +1,72 @@
+import math
+
+import pytest
+import torch
+
+from sketchcolor import losses
+from sketchcolor.config import LossConfig
+
+
+def test_l1_and_tv_by_hand():
+    generated = torch.tensor([[[[0.0, 1.0], [3.0, 1.0]]]])
+    target = torch.zeros_like(generated)
+    assert losses.l1(generated, target).item() == pytest.approx((0 + 1 + 3 + 1) / 4)
+    # |dx|: |1-0|, |1-3| -> mean 1.5 ; |dy|: |3-0|, |1-1| -> mean 1.5
+    assert losses.total_variation(generated).item() == pytest.approx(3.0)
+
+
+def test_bce_terms_by_hand():
+    logits = torch.tensor([0.0, 2.0])
+    real = losses.adversarial(logits, True, "bce").item()
+    fake = losses.adversarial(logits, False, "bce").item()
+    assert real == pytest.approx((math.log(2) + math.log(1 + math.exp(-2))) / 2)
+    assert fake == pytest.approx((math.log(2) + math.log(1 + math.exp(2))) / 2)
+
+
+def test_wgan_and_lsgan_terms():
+    logits = torch.tensor([1.0, 3.0])
+    assert losses.adversarial(logits, True, "wgan-gp").item() == pytest.approx(-2.0)
+    assert losses.adversarial(logits, False, "wgan-gp").item() == pytest.approx(2.0)
+    assert losses.adversarial(logits, True, "lsgan").item() == pytest.approx((0 + 4) / 2)
+    assert losses.adversarial(logits, False, "lsgan").item() == pytest.approx((1 + 9) / 2)
+
+
+def test_generator_loss_is_eq5_with_configurable_powers():
+    torch.manual_seed(0)
+    fake_logits = torch.randn(2, 1, 3, 3)
+    generated, target = torch.rand(2, 3, 4, 4), torch.rand(2, 3, 4, 4)
+    config = LossConfig(l1_weight=7.0, l1_power=2.0, tv_weight=3.0, tv_power=2.0)
+    terms = losses.generator_loss(fake_logits, generated, target, config)
+    gan = torch.nn.functional.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+    l1 = (target - generated).abs().mean()
+    tv = losses.total_variation(generated)
+    assert terms.total.item() == pytest.approx((gan + 7 * l1**2 + 3 * tv**2).item(), rel=1e-6)
+    linear = losses.generator_loss(fake_logits, generated, target, LossConfig(l1_power=1.0, tv_weight=0.0))
+    assert linear.total.item() == pytest.approx((gan + 100 * l1).item(), rel=1e-6)
+
+
+def test_gradient_penalty_closed_form_for_a_linear_critic():
+    torch.manual_seed(0)
+    w = torch.randn(3, 4, 4)
+    critic = lambda x: (x * w).flatten(1).sum(1)  # D(x) = w . x, so grad = w everywhere
+    real, fake = torch.randn(5, 3, 4, 4), torch.randn(5, 3, 4, 4)
+    penalty = losses.gradient_penalty(critic, real, fake)
+    assert penalty.item() == pytest.approx((w.norm() - 1).pow(2).item(), rel=1e-5)
+    config = LossConfig(gp_weight=10.0)
+    terms = losses.discriminator_loss(torch.zeros(2), torch.zeros(2), penalty, config)
+    assert terms.total.item() == pytest.approx(2 * math.log(2) + 10 * penalty.item(), rel=1e-5)
+
+
+def test_gradient_penalty_is_differentiable_for_the_critic():
+    weight = torch.randn(1, 3, 2, 2, requires_grad=True)
+    critic = lambda x: (x * weight).flatten(1).sum(1)
+    penalty = losses.gradient_penalty(critic, torch.randn(2, 1, 3, 2, 2)[:, 0], torch.randn(2, 3, 2, 2))
+    penalty.backward()
+    # d/dw (||w|| - 1)^2 = 2 (||w|| - 1) w / ||w||
+    norm = weight.detach().norm()
+    assert torch.allclose(weight.grad, 2 * (norm - 1) * weight.detach() / norm, atol=1e-5)
+
+
+def test_unknown_gan_mode():
+    with pytest.raises(Exception, match="unknown loss.gan_mode"):
+        losses.adversarial(torch.zeros(1), True, "hinge")

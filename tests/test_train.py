@@ -1,0 +1,82 @@
+import os
+import signal
+
+import pytest
+import torch
+
+from sketchcolor.checkpoint import load_model, load_state, save_model
+from sketchcolor.config import load_config
+from sketchcolor.models import build_generator
+from sketchcolor.train import Trainer
+
+
+def test_model_directory_round_trip(tmp_path, tiny_config):
+    torch.manual_seed(0)
+    generator = build_generator(tiny_config.generator).eval()
+    save_model(tmp_path / "model", generator, tiny_config, epoch=3)
+    loaded, config, info = load_model(tmp_path / "model")
+    sketch = torch.randn(2, 1, 32, 32)
+    assert config == tiny_config and info == {"epoch": 3}
+    assert torch.equal(generator(sketch), loaded(sketch))
+    assert sorted(p.name for p in (tmp_path / "model").iterdir()) == ["config.json", "generator.safetensors"]
+
+
+def test_overfitting_one_batch_halves_l1(pair_root, tiny_config):
+    config = tiny_config.with_overrides(["generator.dropout=0.0", "train.lr=0.001"])
+    trainer = Trainer(config, pair_root / "run", pair_root)
+    batch = next(iter(trainer.loader()[0]))
+    first = trainer.train_step(batch)["g/l1"]
+    for _ in range(150):
+        last = trainer.train_step(batch)["g/l1"]
+    assert last < first / 2, (first, last)
+
+
+def _weights(module):
+    return torch.cat([p.detach().flatten() for p in module.state_dict().values() if p.is_floating_point()])
+
+
+def test_resume_gives_the_same_steps_as_an_uninterrupted_run(pair_root, tiny_config):
+    # 16 train pairs, batch 4: 4 steps an epoch; stop after 6 steps (mid epoch 2), resume to the end.
+    config = tiny_config.with_overrides(["train.epochs=2", "data.flip=true", "data.load_size=36"])
+    straight = Trainer(config, pair_root / "straight", pair_root)
+    straight.fit()
+    interrupted = Trainer(config.with_overrides(["train.max_steps=6"]), pair_root / "resumed", pair_root)
+    interrupted.fit()
+    assert interrupted.step == 6 and interrupted.epoch == 1 and interrupted.epoch_step == 2
+    resumed = Trainer(config, pair_root / "resumed", pair_root)
+    assert resumed.resume() and resumed.step == 6
+    resumed.fit()
+    assert resumed.step == straight.step == 8
+    assert torch.allclose(_weights(resumed.generator), _weights(straight.generator), atol=1e-6)
+    assert torch.allclose(_weights(resumed.discriminator), _weights(straight.discriminator), atol=1e-6)
+
+
+def test_a_run_writes_grids_logs_and_checkpoints(pair_root, tiny_config):
+    run = pair_root / "run"
+    Trainer(tiny_config, run, pair_root).fit()
+    assert (run / "samples" / "epoch_0001.png").is_file() and (run / "samples" / "epoch_0002.png").is_file()
+    assert any((run / "tb").iterdir())
+    assert (run / "config.yaml").is_file() and (run / "log.jsonl").stat().st_size > 0
+    generator, config, info = load_model(run / "latest")
+    assert info == {"epoch": 2, "step": 8} and config == tiny_config
+    modules = {"generator": build_generator(config.generator)}
+    counters = load_state(run / "state", modules, "cpu")
+    assert counters == {"epoch": 2, "epoch_step": 0, "step": 8}
+
+
+def test_sigterm_saves_a_resumable_state(pair_root, tiny_config):
+    trainer = Trainer(tiny_config.with_overrides(["train.epochs=50"]), pair_root / "run", pair_root)
+    original_step = trainer.train_step
+
+    def step_then_signal(batch):
+        scalars = original_step(batch)
+        if trainer.step == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return scalars
+
+    trainer.train_step = step_then_signal
+    trainer.fit()
+    assert trainer.step == 3
+    again = Trainer(tiny_config.with_overrides(["train.epochs=50"]), pair_root / "run", pair_root)
+    assert again.resume() and again.step == 3 and again.epoch_step == 3
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
