@@ -36,6 +36,7 @@ def test_overrides_parse_yaml_scalars():
         ("train.lr", "not of the form"),
         ("train.epochs=many", "train.epochs must be int"),
         ("data.flip=3", "data.flip must be bool"),
+        ("data.sketch_side=top", "data.sketch_side must be one of auto, left, right"),
     ],
 )
 def test_bad_overrides_are_named(override, message):

@@ -31,7 +31,7 @@ def test_paper_generator_has_8_convolutions_down_and_7_transposed_up_plus_output
 def test_residual_units_and_mish_are_where_configured():
     net = ResUNet(ngf=4, depth=6, residual=True, residual_from=3, activation="mish")
     units = [m for m in net.modules() if type(m).__name__ == "ResidualUnit"]
-    assert len(units) == 3 + 2  # encoder levels 3, 4, 5 and decoder levels 3, 4
+    assert len(units) == 2 + 2  # encoder and decoder levels 3 and 4 (not the 1x1 bottleneck, level 5)
     assert any(isinstance(m, torch.nn.Mish) for m in net.modules())
     assert not any(isinstance(m, torch.nn.ReLU) for m in net.modules())
 

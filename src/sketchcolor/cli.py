@@ -3,7 +3,6 @@ the library. Expected failures print one `error:` line and exit 1."""
 
 from __future__ import annotations
 
-import glob
 import logging
 import sys
 from pathlib import Path
@@ -58,10 +57,10 @@ def colorize(inputs: tuple[str, ...], out_dir: Path, model: str | None, device: 
     from .colorize_files import colorize_paths, expand_inputs
     from .inference import Colorizer
 
-    paths, missing = expand_inputs(inputs)
-    for item in missing:
-        click.echo(f"error: {item}: no such file, folder or matching image", err=True)
     colorizer = Colorizer.from_pretrained(model, device=device, batch_size=batch_size)
+    paths, missing = expand_inputs(inputs)
+    for message in missing:
+        log.error("%s", message)
     written, failed = colorize_paths(colorizer, paths, out_dir)
     click.echo(f"colorized {written} of {len(paths) + len(missing)} inputs into {out_dir}")
     if failed or missing:

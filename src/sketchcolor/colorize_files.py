@@ -15,7 +15,8 @@ log = logging.getLogger("sketchcolor")
 
 
 def expand_inputs(inputs: list[str] | tuple[str, ...]) -> tuple[list[Path], list[str]]:
-    """Files, folders (their images) and globs -> (existing paths, inputs that matched nothing).
+    """Files, folders (their images) and globs -> (existing paths, messages for inputs that
+    matched nothing).
 
     A file named explicitly is kept whatever its suffix, so that a mislabelled or broken
     file is reported by name rather than silently ignored.
@@ -32,8 +33,10 @@ def expand_inputs(inputs: list[str] | tuple[str, ...]) -> tuple[list[Path], list
             found = sorted(Path(p) for p in glob.glob(item) if Path(p).suffix.lower() in IMAGE_SUFFIXES)
         if found:
             paths.extend(found)
+        elif path.is_dir():
+            missing.append(f"{item}: no images in this folder")
         else:
-            missing.append(item)
+            missing.append(f"{item}: no such file, or no image matches it")
     return paths, missing
 
 

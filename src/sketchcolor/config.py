@@ -19,6 +19,12 @@ import yaml
 from .errors import SketchcolorError
 
 PRESET_DIR = Path(__file__).parent / "configs"
+# Options with a fixed set of values, checked when a config is built (architecture names,
+# activations and norms are checked by the model registry instead).
+CHOICES = {
+    ("data", "sketch_side"): ("auto", "left", "right"),
+    ("loss", "gan_mode"): ("bce", "wgan-gp", "lsgan"),
+}
 
 
 @dataclass
@@ -94,7 +100,12 @@ class Config:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "Config":
-        return _build(cls, raw, "")
+        config = _build(cls, raw, "")
+        for (section, name), allowed in CHOICES.items():
+            value = getattr(getattr(config, section), name)
+            if value not in allowed:
+                raise SketchcolorError(f"config {section}.{name} must be one of {', '.join(allowed)}, not {value!r}")
+        return config
 
     def with_overrides(self, overrides: list[str]) -> "Config":
         """Apply `section.key=value` strings; values are parsed as YAML scalars."""

@@ -14,9 +14,10 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from .config import CHOICES
 from .errors import SketchcolorError
 
-GAN_MODES = ("bce", "wgan-gp", "lsgan")
+GAN_MODES = CHOICES[("loss", "gan_mode")]
 
 
 def adversarial(logits: torch.Tensor, real: bool, gan_mode: str) -> torch.Tensor:

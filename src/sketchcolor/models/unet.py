@@ -41,7 +41,8 @@ class ResUNet(nn.Module):
         encoder_activation = encoder_activation or activation
 
         def res_unit(level: int, act: str) -> nn.Module:
-            use = residual and level >= residual_from
+            # Not at the 1x1 bottleneck: a 3x3 convolution there only uses its centre tap.
+            use = residual and residual_from <= level < depth - 1
             return ResidualUnit(channels[level], activation=act, norm=norm) if use else nn.Identity()
 
         self.down = nn.ModuleList()

@@ -1,0 +1,63 @@
+"""End to end through the console script, as a user runs it."""
+
+import subprocess
+import sys
+
+import numpy as np
+from PIL import Image
+
+
+def run_cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "sketchcolor", *map(str, args)], capture_output=True, text=True, cwd=cwd)
+
+
+def test_train_then_colorize_a_folder(pair_root, tmp_path):
+    run = tmp_path / "run"
+    trained = run_cli("train", "--config", "tiny", "--data", pair_root, "--out", run,
+                      "--set", "train.max_steps=2", "--set", f"data.cache_dir={tmp_path / 'cache'}")
+    assert trained.returncode == 0, trained.stderr
+    assert "step 2" in trained.stdout and (run / "latest" / "generator.safetensors").is_file()
+
+    resumed = run_cli("train", "--data", pair_root, "--out", run, "--resume",
+                      "--set", "train.max_steps=3")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resumed" in resumed.stderr and "step 3" in resumed.stdout
+
+    sketches = tmp_path / "sketches"
+    sketches.mkdir()
+    Image.new("L", (40, 70), 255).save(sketches / "a.png")
+    Image.new("RGBA", (90, 30)).save(sketches / "b.webp")
+    (sketches / "broken.png").write_bytes(b"no image here")
+    out = tmp_path / "out"
+    result = run_cli("colorize", sketches, tmp_path / "missing.png", "-o", out, "--model", run)
+    assert result.returncode == 1
+    assert "broken.png" in result.stderr and "missing.png" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert Image.open(out / "a.png").size == (40, 70) and Image.open(out / "b.png").size == (90, 30)
+    assert Image.open(out / "a.png").mode == "RGB"
+    assert not (out / "broken.png").exists()
+
+
+def test_expected_failures_are_one_line(tmp_path):
+    cases = [
+        ("train", "--config", "tiny", "--data", tmp_path / "nowhere", "--out", tmp_path / "r"),
+        ("train", "--config", "tiny", "--data", tmp_path, "--out", tmp_path / "r", "--set", "train.lr=fast"),
+        ("colorize", tmp_path, "-o", tmp_path / "o", "--model", tmp_path / "no-model"),
+    ]
+    for args in cases:
+        result = run_cli(*args)
+        assert result.returncode == 1, args
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+
+
+def test_bundled_model_colorizes_the_example(tmp_path):
+    from sketchcolor.inference import DEFAULT_MODEL
+
+    example = DEFAULT_MODEL.parent.parent / "examples" / "sketch.png"
+    result = run_cli("colorize", example, "-o", tmp_path)
+    assert result.returncode == 0, result.stderr
+    colored = np.asarray(Image.open(tmp_path / "sketch.png"), dtype=np.float32)
+    assert colored.shape[:2] == Image.open(example).size[::-1]
+    saturation = colored.max(axis=2) - colored.min(axis=2)
+    assert saturation.mean() > 10  # a trained model adds color; a gray copy would be ~0
