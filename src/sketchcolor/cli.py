@@ -67,6 +67,51 @@ def colorize(inputs: tuple[str, ...], out_dir: Path, model: str | None, device: 
         sys.exit(1)
 
 
+@cli.command()
+@click.option("--model", default=None, help="Model directory or run folder (default: the bundled model).")
+@click.option("--data", "data_root", required=True, type=click.Path(path_type=Path), help="Dataset folder.")
+@click.option("--split", default="test", show_default=True, help="Reads DATA/SPLIT/ (or DATA itself if it has no splits).")
+@click.option("--out", "report_dir", type=click.Path(path_type=Path), default=None,
+              help="Report folder [default: reports/<model>-<split>].")
+@click.option("--fid-weights", type=click.Path(path_type=Path), default=None,
+              help="pt_inception-2015-12-05-6726825d.pth (else $SKETCHCOLOR_FID_WEIGHTS or the torch hub cache).")
+@click.option("--limit", type=int, default=None, help="Evaluate only the first N pairs.")
+@click.option("--size", default=256, show_default=True, help="Evaluation size (pairs are resized to it).")
+@click.option("--sketch-side", default="auto", type=click.Choice(["auto", "left", "right"]), show_default=True)
+@click.option("--device", default="auto", show_default=True)
+@click.option("--batch-size", default=8, show_default=True)
+def evaluate(model, data_root, split, report_dir, fid_weights, limit, size, sketch_side, device, batch_size) -> None:
+    """Score a model on a split: SSIM, PSNR, L1, colorfulness, CIEDE2000 and FID."""
+    from .config import DataConfig
+    from .data import load_split
+    from .data.cache import default_cache_dir
+    from .evaluate import evaluate as run_evaluation
+    from .evaluate import format_table, load_fid, write_report
+    from .inference import Colorizer, resolve_model_dir
+
+    model_dir = resolve_model_dir(model)
+    colorizer = Colorizer.from_pretrained(model_dir, device=device, batch_size=batch_size)
+    dataset = load_split(data_root, split, DataConfig(size=size, sketch_side=sketch_side), augment=False)
+    fid = load_fid(fid_weights, colorizer.device, default_cache_dir() / "fid")
+    evaluation = run_evaluation(colorizer, dataset, fid=fid, batch_size=batch_size, limit=limit)
+    info = {"model": str(model_dir), "data": str(data_root), "split": split, "size": size,
+            "skipped": len(dataset.decoded.skipped)}
+    report_dir = report_dir or Path("reports") / f"{_model_label(model_dir)}-{split}"
+    write_report(evaluation, report_dir, info)
+    click.echo(format_table(evaluation.metrics))
+    click.echo(f"report: {report_dir / 'metrics.json'}, {report_dir / 'grid.png'}")
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="PNG to write [default: RUN/curves.png].")
+def plot(run_dir: Path, out: Path | None) -> None:
+    """Plot a run's validation FID/SSIM over epochs and its losses over steps."""
+    from .plots import plot_run
+
+    click.echo(f"wrote {plot_run(run_dir, out)}")
+
+
 @cli.group()
 def data() -> None:
     """Build training datasets."""
@@ -100,6 +145,11 @@ def data_sketchify(input_dir: Path, out_dir: Path, size: int | None) -> None:
     if skipped:
         log.warning("skipped %d unreadable files: %s", len(skipped), ", ".join(skipped))
     click.echo(", ".join(f"{name}: {count}" for name, count in counts.items()))
+
+
+def _model_label(model_dir: Path) -> str:
+    """A run's name for its best/ or latest/ generator, else the directory's own name."""
+    return model_dir.parent.name if model_dir.name in ("best", "latest") else model_dir.name
 
 
 class _Format(logging.Formatter):

@@ -24,6 +24,7 @@ PRESET_DIR = Path(__file__).parent / "configs"
 CHOICES = {
     ("data", "sketch_side"): ("auto", "left", "right"),
     ("loss", "gan_mode"): ("bce", "wgan-gp", "lsgan"),
+    ("eval", "metric"): ("ssim_mean", "ssim_luma_mean", "psnr_mean", "l1_mean", "ciede2000_mean", "fid"),
 }
 
 
@@ -88,12 +89,22 @@ class TrainConfig:
 
 
 @dataclass
+class EvalConfig:
+    every: int = 1  # evaluate the validation split every N epochs (0: never)
+    metric: str = "ssim_mean"  # which metric picks the `best` generator
+    size: int | None = None  # evaluation size (None: data.size)
+    limit: int | None = None  # evaluate at most this many pairs (None: all)
+    fid_weights: str | None = None  # FID Inception weights file (None: env var or torch hub cache)
+
+
+@dataclass
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from .checkpoint import load_model
@@ -17,7 +18,8 @@ DEFAULT_MODEL = Path(__file__).parent / "weights" / "default"
 
 
 def resolve_model_dir(path: str | Path | None) -> Path:
-    """None -> the bundled model; a run folder -> its latest generator; else the path itself."""
+    """None -> the bundled model; a run folder -> its best generator (by validation), else
+    its latest; anything else is taken as a model directory."""
     if path is None:
         if not DEFAULT_MODEL.is_dir():
             raise SketchcolorError(f"the bundled model is missing from {DEFAULT_MODEL}; reinstall sketchcolor")
@@ -25,8 +27,10 @@ def resolve_model_dir(path: str | Path | None) -> Path:
     path = Path(path)
     if not path.exists():
         raise SketchcolorError(f"model {path} does not exist")
-    if (path / "latest").is_dir() and not (path / "config.json").exists():
-        return path / "latest"
+    if not (path / "config.json").exists():
+        for candidate in ("best", "latest"):
+            if (path / candidate / "config.json").exists():
+                return path / candidate
     return path
 
 
@@ -60,10 +64,19 @@ class Colorizer:
         return results
 
     @torch.no_grad()
+    def colorize_tensors(self, sketches: torch.Tensor) -> torch.Tensor:
+        """(B, 1, H, W) sketches in [-1, 1] at any size -> (B, 3, H, W) colors in [-1, 1]."""
+        height, width = sketches.shape[-2:]
+        working = F.interpolate(sketches.to(self.device), size=(self.size, self.size), mode="bicubic",
+                                antialias=True, align_corners=False).clamp(-1, 1)
+        colors = self.generator(working).float()
+        if (height, width) != (self.size, self.size):
+            colors = F.interpolate(colors, size=(height, width), mode="bicubic", antialias=True,
+                                   align_corners=False).clamp(-1, 1)
+        return colors
+
     def _colorize_batch(self, images: list[Image.Image]) -> list[Image.Image]:
+        # Images of different sizes: bring each to the working size on its own first.
         working = [to_rgb(image).resize((self.size, self.size), Image.Resampling.BICUBIC) for image in images]
-        sketches = torch.stack([to_tensor(image, 1) for image in working]).to(self.device)
-        colored = self.generator(sketches).float().cpu()
-        return [
-            to_pil(tensor).resize(image.size, Image.Resampling.BICUBIC) for tensor, image in zip(colored, images)
-        ]
+        colors = self.colorize_tensors(torch.stack([to_tensor(image, 1) for image in working])).cpu()
+        return [to_pil(color).resize(image.size, Image.Resampling.BICUBIC) for color, image in zip(colors, images)]

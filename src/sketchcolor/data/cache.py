@@ -31,6 +31,7 @@ class DecodedPairs:
     array: np.ndarray
     names: list[str]
     skipped: dict[str, str]  # file name -> reason
+    key: str = ""  # hash of what was decoded (files, size, side): names this data in other caches
 
 
 def default_cache_dir() -> Path:
@@ -59,7 +60,7 @@ def load_decoded(
         _build(sources, size, sketch_side, array_path, index_path, workers)
     index = json.loads(index_path.read_text())
     array = np.load(array_path, mmap_mode="r")[: len(index["names"])]
-    decoded = DecodedPairs(array, index["names"], index["skipped"])
+    decoded = DecodedPairs(array, index["names"], index["skipped"], key)
     if decoded.skipped:
         listed = "; ".join(decoded.skipped.values())
         log.warning("skipped %d of %d pairs: %s", len(decoded.skipped), len(sources), listed)

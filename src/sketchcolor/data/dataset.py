@@ -7,6 +7,7 @@ straight through, was resumed, or loads in worker processes.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Iterator
 
@@ -30,6 +31,11 @@ class PairDataset(Dataset):
 
     def __len__(self) -> int:
         return len(self.indices)
+
+    def fingerprint(self) -> str:
+        """Identifies exactly these pairs at this size (for caches of statistics about them)."""
+        digest = hashlib.sha256(f"{self.decoded.key}|{self.size}|{self.indices}".encode())
+        return digest.hexdigest()[:24]
 
     def __getitem__(self, item: int | tuple[int, int]) -> dict[str, torch.Tensor]:
         index, seed = item if isinstance(item, tuple) else (item, None)

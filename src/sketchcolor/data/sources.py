@@ -41,13 +41,14 @@ class BadPairError(SketchcolorError):
 
 
 def split_dir(root: str | Path, split: str) -> Path:
-    """`root/split` if it exists; for `train` a root without split folders is the train set."""
+    """`root/split` if it exists; a root with no split folders at all is itself the split
+    (a plain folder of pairs can be trained on or evaluated)."""
     root = Path(root)
     if not root.is_dir():
         raise SketchcolorError(f"data folder {root} does not exist")
     if (root / split).is_dir():
         return root / split
-    if split == "train" and not any((root / s).is_dir() for s in ("train", "val", "test")):
+    if not any((root / s).is_dir() for s in ("train", "val", "test")):
         return root
     raise SketchcolorError(f"data folder {root} has no {split}/ split")
 

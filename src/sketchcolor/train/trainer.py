@@ -27,6 +27,7 @@ from ..config import Config
 from ..data import EpochSampler, train_val_sets
 from ..device import resolve_device
 from ..models import build_discriminator, build_generator
+from .validation import Validator
 from .visuals import ScalarLog, sample_grid, save_grid
 
 log = logging.getLogger("sketchcolor")
@@ -46,6 +47,7 @@ class Trainer:
         # A grad scaler only matters for fp16; bf16 has fp32's exponent range.
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp and self.amp_dtype == torch.float16)
         self.epoch = self.epoch_step = self.step = 0
+        self.best: float | None = None  # best validation value of eval.metric so far
         self._stop_signal: int | None = None
         if data_root is not None:
             self.train_set, self.val_set = train_val_sets(data_root, config.data, config.train.seed)
@@ -122,6 +124,8 @@ class Trainer:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.config.save(self.run_dir / "config.yaml")
         self.scalar_log = ScalarLog(self.run_dir)
+        self.validator = Validator(self.config, self.run_dir, self.device)
+        self.validator.best = self.best
         loader, sampler = self.loader()
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
@@ -165,6 +169,11 @@ class Trainer:
         save_grid(grid, self.run_dir / "samples" / f"epoch_{self.epoch:04d}.png")
         self.scalar_log.image("samples", grid, self.step)
         summary = ", ".join(f"{k}={v:.4g}" for k, v in means.items() if k in ("g/gan", "g/l1", "g/tv", "d/total", "images_per_s"))
+        if self.validator.due(self.epoch):
+            metrics = self.validator(self.generator, self.val_set, self.epoch, self.step)
+            self.best = self.validator.best
+            self.scalar_log.scalars(self.step, {f"eval/{k}": v for k, v in metrics.items() if v is not None})
+            summary += f", val {self.config.eval.metric}={metrics.get(self.config.eval.metric)}"
         tqdm.write(f"epoch {self.epoch}/{self.config.train.epochs} step {self.step}: {summary}")
         self.save()
 
@@ -196,7 +205,7 @@ class Trainer:
     def save(self) -> None:
         """Write the generator (latest/) and the resumable state (state/)."""
         save_model(self.run_dir / "latest", self.generator, self.config, epoch=self.epoch, step=self.step)
-        counters = {"epoch": self.epoch, "epoch_step": self.epoch_step, "step": self.step}
+        counters = {"epoch": self.epoch, "epoch_step": self.epoch_step, "step": self.step, "best": self.best}
         save_state(self.run_dir / "state", self._stateful(), counters)
 
     def resume(self) -> bool:
@@ -205,5 +214,6 @@ class Trainer:
             return False
         counters = load_state(self.run_dir / "state", self._stateful(), self.device)
         self.epoch, self.epoch_step, self.step = counters["epoch"], counters["epoch_step"], counters["step"]
+        self.best = counters.get("best")
         log.info("resumed %s at epoch %d, step %d", self.run_dir, self.epoch, self.step)
         return True

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import torch
-from torchvision.utils import make_grid
 
+from ..grids import comparison_grid
 from ..imageio import to_pil
 
 
@@ -18,8 +18,7 @@ def sample_grid(generator: torch.nn.Module, sketches: torch.Tensor, colors: torc
     generator.eval()
     generated = generator(sketches).float()
     generator.train(was_training)
-    rows = torch.stack([sketches.expand(-1, 3, -1, -1).float(), colors.float(), generated], dim=1)
-    return make_grid(rows.flatten(0, 1).cpu(), nrow=3, padding=2, pad_value=1.0)
+    return comparison_grid([sketches, colors, generated])
 
 
 def save_grid(grid: torch.Tensor, path: str | Path) -> None:

@@ -1,0 +1,162 @@
+"""Evaluation: colorize every pair of a split and score the result against the real colors.
+
+The same function serves `sketchcolor evaluate`, the trainer's per-epoch validation and
+`compare`: a model is judged the same way wherever it is judged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from . import __version__
+from .checkpoint import atomic_write_text
+from .data import PairDataset
+from .grids import comparison_grid
+from .imageio import to_pil
+from .inference import Colorizer
+from .metrics import ciede2000, colorfulness, mean_abs_error, psnr, ssim
+from .metrics import fid as fid_lib
+
+log = logging.getLogger("sketchcolor")
+LOWER_IS_BETTER = {"fid", "l1_mean", "ciede2000_mean"}
+# Per-image metrics: name -> function of (generated, real) in [0, 1].
+PER_IMAGE = {
+    "ssim": lambda gen, real: ssim(gen, real, channels="rgb"),
+    "ssim_luma": lambda gen, real: ssim(gen, real, channels="luma"),
+    "psnr": psnr,
+    "l1": mean_abs_error,
+    "ciede2000": ciede2000,
+    "colorfulness_generated": lambda gen, real: colorfulness(gen),
+    "colorfulness_real": lambda gen, real: colorfulness(real),
+}
+
+
+@dataclass
+class FIDSetup:
+    """What FID needs: the feature extractor and where reference statistics are cached."""
+
+    extractor: torch.nn.Module
+    weights_name: str
+    cache_dir: Path
+
+
+@dataclass
+class Evaluation:
+    metrics: dict[str, Any]
+    grid: torch.Tensor
+    per_image: dict[str, list[float]] = field(default_factory=dict)
+
+
+def is_better(metric: str, value: float | None, best: float | None) -> bool:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return False
+    if best is None:
+        return True
+    return value < best if metric in LOWER_IS_BETTER else value > best
+
+
+def load_fid(weights: str | Path | None, device: torch.device, cache_dir: Path) -> FIDSetup | None:
+    """The FID extractor if its weights can be found, else None after one line saying where to put them."""
+    path = fid_lib.find_fid_weights(weights)
+    if path is None:
+        log.warning("%s", fid_lib.missing_weights_message())
+        return None
+    extractor = fid_lib.InceptionFeatures(path).to(device).eval()
+    return FIDSetup(extractor, path.name, cache_dir)
+
+
+@torch.no_grad()
+def evaluate(
+    colorizer: Colorizer,
+    dataset: PairDataset,
+    *,
+    fid: FIDSetup | None = None,
+    batch_size: int = 8,
+    limit: int | None = None,
+    grid_count: int = 8,
+    progress: bool = True,
+) -> Evaluation:
+    """Colorize `dataset`'s sketches and score them; metrics are means over images (and stds for SSIM)."""
+    count = len(dataset) if limit is None else min(limit, len(dataset))
+    subset = torch.utils.data.Subset(dataset, range(count))
+    loader = DataLoader(subset, batch_size=batch_size, shuffle=False)
+    scores: dict[str, list[float]] = {name: [] for name in PER_IMAGE}
+    generated_features, real_features, grid_parts = [], [], []
+    real_stats_key = fid and fid_lib.statistics_key(dataset.fingerprint(), str(count), fid.weights_name)
+    need_real = fid is not None and not (fid.cache_dir / f"{real_stats_key}.npz").exists()
+    for batch in tqdm(loader, desc="evaluating", leave=False, disable=not progress):
+        colors = colorizer.colorize_tensors(batch["sketch"])
+        generated = _quantize((colors + 1) / 2)  # what a saved PNG holds
+        real = ((batch["color"] + 1) / 2).to(generated.device)
+        for name, function in PER_IMAGE.items():
+            scores[name] += function(generated, real).cpu().tolist()
+        if fid is not None:
+            generated_features.append(fid.extractor(generated).cpu().numpy())
+            if need_real:
+                real_features.append(fid.extractor(real).cpu().numpy())
+        if sum(len(part[0]) for part in grid_parts) < grid_count:
+            grid_parts.append((batch["sketch"], batch["color"], colors.cpu()))
+    metrics = summarize(scores)
+    metrics["fid"] = _fid(fid, real_stats_key, generated_features, real_features) if fid else None
+    metrics["n"] = count
+    return Evaluation(metrics, _grid(grid_parts, grid_count), scores)
+
+
+def summarize(scores: dict[str, list[float]]) -> dict[str, float | None]:
+    """Means of every per-image score, plus the standard deviation of SSIM (Table 2)."""
+    out: dict[str, float | None] = {}
+    for name, values in scores.items():
+        out[f"{name}_mean"] = float(np.mean(values)) if values else None
+    for name in ("ssim", "ssim_luma"):
+        out[f"{name}_std"] = float(np.std(scores[name])) if scores[name] else None
+    return out
+
+
+def _fid(fid: FIDSetup, key: str, generated: list, real: list) -> float | None:
+    features = np.concatenate(generated) if generated else np.zeros((0, 2048))
+    if len(features) < 2:
+        log.warning("FID needs at least 2 images; reported as null")
+        return None
+    real_stats = fid_lib.cached_statistics(
+        fid.cache_dir, key, lambda: fid_lib.feature_statistics(np.concatenate(real))
+    )
+    return float(fid_lib.frechet_distance(*fid_lib.feature_statistics(features), *real_stats))
+
+
+def _quantize(image: torch.Tensor) -> torch.Tensor:
+    return (image.clamp(0, 1) * 255).round() / 255
+
+
+def _grid(parts: list[tuple[torch.Tensor, ...]], count: int) -> torch.Tensor:
+    columns = [torch.cat([part[i] for part in parts])[:count] for i in range(3)]
+    return comparison_grid(columns)
+
+
+def write_report(evaluation: Evaluation, out_dir: Path, info: dict[str, Any]) -> Path:
+    """Write metrics.json (one flat object) and grid.png (sketch | real | generated)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    flat = {**info, "version": __version__, **evaluation.metrics}
+    atomic_write_text(out_dir / "metrics.json", json.dumps(flat, indent=2))
+    to_pil(evaluation.grid).save(out_dir / "grid.png")
+    return out_dir / "metrics.json"
+
+
+def format_table(metrics: dict[str, Any]) -> str:
+    """The numeric metrics as an aligned two-column table."""
+    rows = [(k, v) for k, v in metrics.items() if isinstance(v, (int, float)) or v is None]
+    width = max(len(k) for k, _ in rows)
+    lines = [f"{'metric':<{width}}  value", f"{'-' * width}  {'-' * 10}"]
+    for key, value in rows:
+        shown = "null" if value is None else (f"{value:.4f}" if isinstance(value, float) else str(value))
+        lines.append(f"{key:<{width}}  {shown}")
+    return "\n".join(lines)

@@ -1,0 +1,103 @@
+"""The evaluation harness end to end: CLI, report files, FID with a (random) weights file."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from sketchcolor.checkpoint import save_model
+from sketchcolor.data import load_split
+from sketchcolor.evaluate import evaluate, is_better, summarize
+from sketchcolor.inference import Colorizer
+from sketchcolor.metrics import fid as fid_lib
+from sketchcolor.models import build_generator
+
+
+@pytest.fixture
+def model_dir(tmp_path, tiny_config):
+    torch.manual_seed(0)
+    return save_model(tmp_path / "model", build_generator(tiny_config.generator), tiny_config)
+
+
+def run_cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "sketchcolor", *map(str, args)], capture_output=True, text=True, env=env)
+
+
+def test_summary_is_mean_and_std_over_images():
+    metrics = summarize({"ssim": [0.5, 0.7], "ssim_luma": [1.0, 1.0], "psnr": [10.0, 20.0]})
+    assert metrics["ssim_mean"] == pytest.approx(0.6) and metrics["ssim_std"] == pytest.approx(0.1)
+    assert metrics["psnr_mean"] == pytest.approx(15.0) and metrics["ssim_luma_std"] == 0.0
+
+
+def test_better_depends_on_the_metric_direction():
+    assert is_better("ssim_mean", 0.7, 0.6) and not is_better("ssim_mean", 0.5, 0.6)
+    assert is_better("fid", 10.0, 20.0) and not is_better("fid", 30.0, 20.0)
+    assert is_better("fid", 5.0, None) and not is_better("fid", None, 3.0)
+
+
+def test_a_perfect_colorizer_scores_perfectly(pair_root, tiny_config):
+    """A 'model' that returns the real colors must get SSIM 1, L1 0, CIEDE2000 0."""
+    dataset = load_split(pair_root, "val", tiny_config.data, augment=False)
+    reals = {dataset[i]["sketch"].sum().item(): dataset[i]["color"] for i in range(len(dataset))}
+
+    class Oracle(Colorizer):
+        def colorize_tensors(self, sketches):
+            return torch.stack([reals[s.sum().item()] for s in sketches])
+
+    oracle = Oracle(build_generator(tiny_config.generator), tiny_config, device=torch.device("cpu"))
+    result = evaluate(oracle, dataset, progress=False)
+    assert result.metrics["n"] == 4 and result.metrics["fid"] is None
+    assert result.metrics["ssim_mean"] == pytest.approx(1.0, abs=1e-4)
+    assert result.metrics["l1_mean"] < 2e-3 and result.metrics["ciede2000_mean"] < 0.5
+    assert result.metrics["colorfulness_generated_mean"] == pytest.approx(result.metrics["colorfulness_real_mean"], rel=0.02)
+
+
+def test_evaluate_cli_without_fid_weights(tmp_path, pair_root, model_dir):
+    out = tmp_path / "report"
+    env = {**__import__("os").environ, "TORCH_HOME": str(tmp_path / "torch-home"), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    env.pop("SKETCHCOLOR_FID_WEIGHTS", None)
+    (pair_root / "test").mkdir()
+    for path in sorted((pair_root / "val").iterdir())[:3]:
+        (pair_root / "test" / path.name).write_bytes(path.read_bytes())
+    (pair_root / "test" / "broken.png").write_bytes(b"broken")
+    result = run_cli("evaluate", "--model", model_dir, "--data", pair_root, "--out", out, "--size", 32, env=env)
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["fid"] is None and metrics["n"] == 3 and metrics["skipped"] == 1 and metrics["split"] == "test"
+    assert 0 < metrics["ssim_mean"] <= 1 and metrics["ssim_std"] >= 0
+    assert "ssim_mean" in result.stdout and "pt_inception-2015-12-05-6726825d.pth" in result.stderr
+    assert Image.open(out / "grid.png").size[1] > 3 * 32
+
+
+def test_fid_path_runs_with_a_weights_file(tmp_path, pair_root, tiny_config, model_dir):
+    torch.manual_seed(0)
+    weights = tmp_path / fid_lib.FID_WEIGHTS_NAME
+    torch.save(fid_lib.InceptionFeatures.random_state_dict(), weights)
+    setup = __import__("sketchcolor.evaluate", fromlist=["load_fid"]).load_fid(weights, torch.device("cpu"), tmp_path / "fid")
+    dataset = load_split(pair_root, "val", tiny_config.data, augment=False)
+    colorizer = Colorizer.from_pretrained(model_dir, device="cpu")
+    first = evaluate(colorizer, dataset, fid=setup, progress=False).metrics["fid"]
+    assert first is not None and np.isfinite(first) and first >= 0
+    assert len(list((tmp_path / "fid").glob("*.npz"))) == 1  # real statistics cached ...
+    again = evaluate(colorizer, dataset, fid=setup, progress=False).metrics["fid"]
+    assert again == pytest.approx(first, rel=1e-4)  # ... and reused to the same result
+
+
+def test_training_validates_keeps_best_and_plots(tmp_path, pair_root, tiny_config):
+    from sketchcolor.plots import plot_run
+    from sketchcolor.train import Trainer
+
+    run = tmp_path / "run"
+    trainer = Trainer(tiny_config, run, pair_root)
+    trainer.fit()
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [1, 2]
+    best_value = max(r["ssim_mean"] for r in records)
+    best = json.loads((run / "best" / "config.json").read_text())["info"]
+    assert best["ssim_mean"] == pytest.approx(best_value) and trainer.best == pytest.approx(best_value)
+    png = plot_run(run)
+    assert png.exists() and Image.open(png).size[0] > 500
