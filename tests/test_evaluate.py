@@ -1,6 +1,7 @@
 """The evaluation harness end to end: CLI, report files, FID with a (random) weights file."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -11,7 +12,7 @@ from PIL import Image
 
 from sketchcolor.checkpoint import save_model
 from sketchcolor.data import load_split
-from sketchcolor.evaluate import evaluate, is_better, summarize
+from sketchcolor.evaluate import evaluate, is_better, load_fid, summarize
 from sketchcolor.inference import Colorizer
 from sketchcolor.metrics import fid as fid_lib
 from sketchcolor.models import build_generator
@@ -58,7 +59,7 @@ def test_a_perfect_colorizer_scores_perfectly(pair_root, tiny_config):
 
 def test_evaluate_cli_without_fid_weights(tmp_path, pair_root, model_dir):
     out = tmp_path / "report"
-    env = {**__import__("os").environ, "TORCH_HOME": str(tmp_path / "torch-home"), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    env = {**os.environ, "TORCH_HOME": str(tmp_path / "torch-home"), "XDG_CACHE_HOME": str(tmp_path / "cache")}
     env.pop("SKETCHCOLOR_FID_WEIGHTS", None)
     (pair_root / "test").mkdir()
     for path in sorted((pair_root / "val").iterdir())[:3]:
@@ -77,13 +78,13 @@ def test_fid_path_runs_with_a_weights_file(tmp_path, pair_root, tiny_config, mod
     torch.manual_seed(0)
     weights = tmp_path / fid_lib.FID_WEIGHTS_NAME
     torch.save(fid_lib.InceptionFeatures.random_state_dict(), weights)
-    setup = __import__("sketchcolor.evaluate", fromlist=["load_fid"]).load_fid(weights, torch.device("cpu"), tmp_path / "fid")
+    setup = load_fid(weights, torch.device("cpu"), tmp_path / "fid")
     dataset = load_split(pair_root, "val", tiny_config.data, augment=False)
     colorizer = Colorizer.from_pretrained(model_dir, device="cpu")
-    first = evaluate(colorizer, dataset, fid=setup, progress=False).metrics["fid"]
+    first = evaluate(colorizer, dataset, fid=setup, limit=2, progress=False).metrics["fid"]
     assert first is not None and np.isfinite(first) and first >= 0
     assert len(list((tmp_path / "fid").glob("*.npz"))) == 1  # real statistics cached ...
-    again = evaluate(colorizer, dataset, fid=setup, progress=False).metrics["fid"]
+    again = evaluate(colorizer, dataset, fid=setup, limit=2, progress=False).metrics["fid"]
     assert again == pytest.approx(first, rel=1e-4)  # ... and reused to the same result
 
 

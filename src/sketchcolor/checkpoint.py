@@ -9,7 +9,6 @@ Nothing here unpickles: tensors come from safetensors, everything else from JSON
 from __future__ import annotations
 
 import json
-import os
 import random
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from .atomic import atomic_path, atomic_write_text
 from .config import Config
 from .errors import SketchcolorError
 from .models import build_generator
@@ -29,16 +29,9 @@ WEIGHTS_FILE = "generator.safetensors"
 CONFIG_FILE = "config.json"
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def atomic_save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp))
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp))
 
 
 def save_model(directory: str | Path, generator: nn.Module, config: Config, **info: Any) -> Path:

@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from . import __version__
-from .checkpoint import atomic_write_text
+from .atomic import atomic_write_text
 from .data import PairDataset
 from .grids import comparison_grid
 from .imageio import to_pil

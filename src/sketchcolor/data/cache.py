@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_path, atomic_write_text
 from .sources import PairSource, try_decode
 
 log = logging.getLogger("sketchcolor")
@@ -69,22 +70,19 @@ def load_decoded(
 
 def _build(sources, size, sketch_side, array_path: Path, index_path: Path, workers: int) -> None:
     array_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = array_path.with_suffix(f".tmp{os.getpid()}.npy")
     names, skipped = [], {}
-    # Rows are written as they are decoded (memory stays flat); skipped files leave unused
-    # rows at the end, which the index's count excludes.
-    out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(sources), size, size, 4))
-    with ThreadPoolExecutor(max(1, workers)) as pool:  # PIL releases the GIL while decoding
-        results = pool.map(lambda s: try_decode(s, size, sketch_side), sources)
-        for source, (pixels, reason) in zip(sources, results):
-            if pixels is None:
-                skipped[source.name] = reason
-            else:
-                out[len(names)] = pixels
-                names.append(source.name)
-    out.flush()
-    del out
-    os.replace(tmp, array_path)
-    tmp_index = index_path.with_suffix(f".tmp{os.getpid()}")
-    tmp_index.write_text(json.dumps({"names": names, "skipped": skipped}))
-    os.replace(tmp_index, index_path)
+    with atomic_path(array_path) as tmp:
+        # Rows are written as they are decoded (memory stays flat); skipped files leave unused
+        # rows at the end, which the index's count excludes.
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(sources), size, size, 4))
+        with ThreadPoolExecutor(max(1, workers)) as pool:  # PIL releases the GIL while decoding
+            results = pool.map(lambda s: try_decode(s, size, sketch_side), sources)
+            for source, (pixels, reason) in zip(sources, results):
+                if pixels is None:
+                    skipped[source.name] = reason
+                else:
+                    out[len(names)] = pixels
+                    names.append(source.name)
+        out.flush()
+        del out
+    atomic_write_text(index_path, json.dumps({"names": names, "skipped": skipped}))

@@ -64,18 +64,19 @@ def delta_e_2000(lab1: torch.Tensor, lab2: torch.Tensor) -> torch.Tensor:
     """CIEDE2000 difference (kL = kC = kH = 1) of Lab colors along dim 1.
 
     (N, 3) pairs give (N,); (B, 3, H, W) images give (B, H, W). Follows Sharma, Wu and
-    Dalal (2005), including their conventions for zero chroma and the hue mean.
+    Dalal (2005), including their conventions for zero chroma and the hue mean. Pairs
+    whose hues differ by exactly 180 degrees need float64 to land on the paper's branch.
     """
     l1, a1, b1 = lab1.unbind(dim=1)
     l2, a2, b2 = lab2.unbind(dim=1)
+    # 1 + G stretches a* of near-neutral colors, where the original Lab hue spacing was off.
     scale = 1 + 0.5 * (1 - _chroma_weight(0.5 * (torch.hypot(a1, b1) + torch.hypot(a2, b2))))
     c1, c2 = torch.hypot(scale * a1, b1), torch.hypot(scale * a2, b2)
     h1, h2 = _hue(scale * a1, b1), _hue(scale * a2, b2)
     chromatic = c1 * c2 != 0  # a hue is undefined where either chroma is zero
     h_diff, h_sum = h2 - h1, h1 + h2
-    wraps = chromatic & (h_diff.abs() > math.pi)
-    dh = torch.where(h_diff > math.pi, h_diff - 2 * math.pi, torch.where(h_diff < -math.pi, h_diff + 2 * math.pi, h_diff))
-    dh = torch.where(chromatic, dh, torch.zeros_like(dh))
+    wraps = chromatic & (h_diff.abs() > math.pi)  # the shorter way between the hues crosses 0
+    dh = torch.where(chromatic, h_diff - 2 * math.pi * torch.sign(h_diff) * wraps, 0.0)
     h_mean = torch.where(wraps, torch.where(h_sum < 2 * math.pi, h_sum + 2 * math.pi, h_sum - 2 * math.pi), h_sum)
     h_mean = torch.where(chromatic, 0.5 * h_mean, h_sum)
     l_mean, c_mean = 0.5 * (l1 + l2), 0.5 * (c1 + c2)

@@ -1,0 +1,40 @@
+"""Image metrics as pure, batched functions: (B, C, H, W) tensors in [0, 1] -> one value per image.
+
+FID is split the same way: `InceptionFeatures` turns images into features, and
+`feature_statistics` / `frechet_distance` are plain numpy on those features.
+"""
+
+from .color import ciede2000, colorfulness, delta_e_2000, rgb_to_lab
+from .fid import (
+    FID_WEIGHTS_ENV,
+    FID_WEIGHTS_NAME,
+    InceptionFeatures,
+    cached_statistics,
+    feature_statistics,
+    find_fid_weights,
+    frechet_distance,
+    missing_weights_message,
+    statistics_key,
+)
+from .pixel import mean_abs_error, psnr
+from .ssim import luma, ssim
+
+__all__ = [
+    "FID_WEIGHTS_ENV",
+    "FID_WEIGHTS_NAME",
+    "InceptionFeatures",
+    "cached_statistics",
+    "ciede2000",
+    "colorfulness",
+    "delta_e_2000",
+    "feature_statistics",
+    "find_fid_weights",
+    "frechet_distance",
+    "luma",
+    "mean_abs_error",
+    "missing_weights_message",
+    "psnr",
+    "rgb_to_lab",
+    "ssim",
+    "statistics_key",
+]
