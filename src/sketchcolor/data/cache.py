@@ -22,7 +22,8 @@ from ..atomic import atomic_path, atomic_write_text
 from .sources import PairSource, try_decode
 
 log = logging.getLogger("sketchcolor")
-CACHE_VERSION = 1
+CACHE_VERSION = 2
+MAX_NAMED = 20  # skipped files named in the warning line; the cache index lists them all
 
 
 @dataclass
@@ -63,8 +64,10 @@ def load_decoded(
     array = np.load(array_path, mmap_mode="r")[: len(index["names"])]
     decoded = DecodedPairs(array, index["names"], index["skipped"], key)
     if decoded.skipped:
-        listed = "; ".join(decoded.skipped.values())
-        log.warning("skipped %d of %d pairs: %s", len(decoded.skipped), len(sources), listed)
+        reasons = list(decoded.skipped.values())
+        listed = "; ".join(reasons[:MAX_NAMED])
+        more = f"; and {len(reasons) - MAX_NAMED} more (all listed in {index_path})" if len(reasons) > MAX_NAMED else ""
+        log.warning("skipped %d of %d pairs: %s%s", len(reasons), len(sources), listed, more)
     return decoded
 
 

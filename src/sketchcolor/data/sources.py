@@ -16,10 +16,15 @@ import numpy as np
 from PIL import Image
 
 from ..errors import SketchcolorError
-from ..imageio import ImageReadError, list_images, mean_saturation, read_image, split_pair
+from ..imageio import ImageReadError, list_images, read_image, split_pair
 
-# A "color" half this unsaturated is a grayscale image: there is nothing to learn from.
-MIN_COLOR_SATURATION = 0.01
+# A "color" image is really grayscale when fewer than MIN_COLORED_FRACTION of its pixels
+# have a chroma (max - min channel, 0-255) of at least COLORED_CHROMA. Chroma rather than
+# HSV saturation: saturation explodes on near-black pixels, chroma does not, and JPEG noise
+# on gray stays well under 25. A fraction rather than a mean: an emoji on white paper
+# is mostly paper but clearly colored where painted.
+COLORED_CHROMA = 25
+MIN_COLORED_FRACTION = 0.005
 # Halves more elongated than this are not a side-by-side pair.
 MAX_HALF_ASPECT = 4.0
 
@@ -75,9 +80,16 @@ def load_pair(source: PairSource, sketch_side: str = "auto") -> tuple[Image.Imag
         if image.width < 2 * image.height / MAX_HALF_ASPECT or image.width > 2 * image.height * MAX_HALF_ASPECT:
             raise BadPairError(f"{source.path}: {image.width}x{image.height} is not a side-by-side pair")
         sketch, color = split_pair(image, sketch_side)
-    if mean_saturation(color) < MIN_COLOR_SATURATION:
+    if colored_fraction(color) < MIN_COLORED_FRACTION:
         raise BadPairError(f"{source.name}: the color image is grayscale")
     return sketch, color
+
+
+def colored_fraction(image: Image.Image) -> float:
+    """Fraction of pixels whose chroma is at least COLORED_CHROMA."""
+    array = np.asarray(image.convert("RGB"), dtype=np.int16)
+    chroma = array.max(axis=2) - array.min(axis=2)
+    return float((chroma >= COLORED_CHROMA).mean())
 
 
 def decode_pair(source: PairSource, size: int, sketch_side: str = "auto") -> np.ndarray:
