@@ -72,7 +72,8 @@ def load_fid(weights: str | Path | None, device: torch.device, cache_dir: Path) 
         log.warning("%s", fid_lib.missing_weights_message())
         return None
     extractor = fid_lib.InceptionFeatures(path).to(device).eval()
-    return FIDSetup(extractor, path.name, cache_dir)
+    stat = path.stat()  # identifies the weights in the statistics cache key without hashing 100 MB
+    return FIDSetup(extractor, f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}", cache_dir)
 
 
 @torch.no_grad()
@@ -117,8 +118,8 @@ def summarize(scores: dict[str, list[float]]) -> dict[str, float | None]:
     out: dict[str, float | None] = {}
     for name, values in scores.items():
         out[f"{name}_mean"] = float(np.mean(values)) if values else None
-    for name in ("ssim", "ssim_luma"):
-        out[f"{name}_std"] = float(np.std(scores[name])) if scores[name] else None
+        if name in ("ssim", "ssim_luma"):
+            out[f"{name}_std"] = float(np.std(values)) if values else None
     return out
 
 
