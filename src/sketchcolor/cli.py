@@ -52,12 +52,14 @@ def train(config_name: str, data_root: Path, run_dir: Path, overrides: tuple[str
 @click.option("--model", default=None, help="Model directory or run folder (default: the bundled model).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--batch-size", default=4, show_default=True, help="Images colorized together.")
-def colorize(inputs: tuple[str, ...], out_dir: Path, model: str | None, device: str, batch_size: int) -> None:
+@click.option("--lines", default="keep", type=click.Choice(["keep", "model"]), show_default=True,
+              help="keep: the sketch's own lines over the colors, at full resolution; model: the network's output.")
+def colorize(inputs: tuple[str, ...], out_dir: Path, model: str | None, device: str, batch_size: int, lines: str) -> None:
     """Colorize sketches (files, folders or globs) into OUT/<name>.png."""
     from .colorize_files import colorize_paths, expand_inputs
     from .inference import Colorizer
 
-    colorizer = Colorizer.from_pretrained(model, device=device, batch_size=batch_size)
+    colorizer = Colorizer.from_pretrained(model, device=device, batch_size=batch_size, lines=lines)
     paths, missing = expand_inputs(inputs)
     for message in missing:
         log.error("%s", message)

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .checkpoint import load_model
+from .compose import LINE_MODES, flat_colors, multiply_lines
 from .config import Config
 from .device import resolve_device
 from .errors import SketchcolorError
@@ -38,22 +39,29 @@ class Colorizer:
     """A generator plus the pre/post-processing around it.
 
     Sketches of any size and mode are converted to gray, resized to the model's working
-    size, colorized, and the result is resized back to the sketch's own size.
+    size and colorized. With `lines="keep"` (the default) the colors are flattened, brought
+    to the sketch's own size and the sketch's lines laid over them, so lines stay as sharp
+    as drawn; `lines="model"` returns the network's own output, resized.
     """
 
-    def __init__(self, generator: torch.nn.Module, config: Config, *, device: torch.device, batch_size: int = 8):
+    def __init__(self, generator: torch.nn.Module, config: Config, *, device: torch.device,
+                 batch_size: int = 8, lines: str = "keep"):
+        if lines not in LINE_MODES:
+            raise SketchcolorError(f"lines must be one of {', '.join(LINE_MODES)}, not {lines!r}")
         self.generator = generator.to(device).eval()
         self.config = config
         self.device = device
         self.batch_size = batch_size
+        self.lines = lines
         self.size = config.data.size
 
     @classmethod
-    def from_pretrained(cls, path: str | Path | None = None, *, device: str = "auto", batch_size: int = 8) -> "Colorizer":
+    def from_pretrained(cls, path: str | Path | None = None, *, device: str = "auto", batch_size: int = 8,
+                        lines: str = "keep") -> "Colorizer":
         """Load a model directory or run folder (None: the bundled default model)."""
         target = resolve_device(device)
         generator, config, _ = load_model(resolve_model_dir(path), device=target)
-        return cls(generator, config, device=target, batch_size=batch_size)
+        return cls(generator, config, device=target, batch_size=batch_size, lines=lines)
 
     def __call__(self, images: Image.Image | list[Image.Image]) -> Image.Image | list[Image.Image]:
         if isinstance(images, Image.Image):
@@ -77,6 +85,12 @@ class Colorizer:
 
     def _colorize_batch(self, images: list[Image.Image]) -> list[Image.Image]:
         # Images of different sizes: bring each to the working size on its own first.
-        working = [to_rgb(image).resize((self.size, self.size), Image.Resampling.BICUBIC) for image in images]
-        colors = self.colorize_tensors(torch.stack([to_tensor(image, 1) for image in working])).cpu()
-        return [to_pil(color).resize(image.size, Image.Resampling.BICUBIC) for color, image in zip(colors, images)]
+        pages = [to_rgb(image) for image in images]
+        working = [page.resize((self.size, self.size), Image.Resampling.BICUBIC) for page in pages]
+        sketches = torch.stack([to_tensor(image, 1) for image in working]).to(self.device)
+        colors = self.colorize_tensors(sketches)
+        if self.lines == "model":
+            return [to_pil(color).resize(page.size, Image.Resampling.BICUBIC) for color, page in zip(colors.cpu(), pages)]
+        flat = flat_colors(colors, sketches).cpu()
+        return [multiply_lines(to_pil(color).resize(page.size, Image.Resampling.BICUBIC), page)
+                for color, page in zip(flat, pages)]

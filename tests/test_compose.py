@@ -1,0 +1,29 @@
+import numpy as np
+import torch
+from PIL import Image
+
+from sketchcolor.compose import flat_colors, multiply_lines
+
+
+def test_flat_colors_fill_line_pixels_from_their_surroundings():
+    colors = torch.zeros(1, 3, 16, 16)
+    colors[:, 0] = 0.8  # a red-ish field ...
+    colors[:, :, 7:9, :] = -1.0  # ... across which the network drew a dark line
+    sketches = torch.ones(1, 1, 16, 16)
+    sketches[:, :, 7:9, :] = -1.0  # the sketch's line is there
+    flat = flat_colors(colors, sketches)
+    assert torch.allclose(flat[:, :, 7:9, :], colors[:, :, 0:1, :].expand(-1, -1, 2, -1), atol=1e-5)
+    assert torch.equal(flat[:, :, :5], colors[:, :, :5])  # paint away from lines is untouched
+
+
+def test_dark_fills_without_lines_stay_dark():
+    colors = torch.full((1, 3, 8, 8), -0.9)  # black hair, say
+    assert torch.equal(flat_colors(colors, torch.ones(1, 1, 8, 8)), colors)
+
+
+def test_multiply_keeps_paper_transparent_and_ink_dark():
+    flat = Image.new("RGB", (4, 1), (200, 100, 50))
+    sketch = Image.fromarray(np.array([[255, 0, 128, 255]], dtype=np.uint8))
+    out = np.asarray(multiply_lines(flat, sketch))
+    assert tuple(out[0, 0]) == (200, 100, 50) and tuple(out[0, 1]) == (0, 0, 0)
+    assert tuple(out[0, 2]) == (100, 50, 25)
