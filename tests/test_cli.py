@@ -37,6 +37,13 @@ def test_train_then_colorize_a_folder(pair_root, tmp_path):
     assert Image.open(out / "a.png").mode == "RGB"
     assert not (out / "broken.png").exists()
 
+    exported = run_cli("export", "model", "--model", run, "--out", tmp_path / "export", "--half")
+    assert exported.returncode == 0, exported.stderr
+    from sketchcolor.checkpoint import load_model
+
+    generator, config, info = load_model(tmp_path / "export")
+    assert config.generator.ngf == 8 and info["step"] >= 2
+
 
 def test_expected_failures_are_one_line(tmp_path):
     cases = [

@@ -80,3 +80,16 @@ def test_sigterm_saves_a_resumable_state(pair_root, tiny_config):
     again = Trainer(tiny_config.with_overrides(["train.epochs=50"]), pair_root / "run", pair_root)
     assert again.resume() and again.step == 3 and again.epoch_step == 3
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+
+def test_half_precision_model_directory_is_smaller_and_close(tmp_path, tiny_config):
+    torch.manual_seed(0)
+    generator = build_generator(tiny_config.generator).eval()
+    save_model(tmp_path / "full", generator, tiny_config)
+    save_model(tmp_path / "half", generator, tiny_config, half=True)
+    full_size = (tmp_path / "full" / "generator.safetensors").stat().st_size
+    half_size = (tmp_path / "half" / "generator.safetensors").stat().st_size
+    assert half_size < 0.6 * full_size
+    loaded, _, _ = load_model(tmp_path / "half")
+    sketch = torch.randn(2, 1, 32, 32)
+    assert torch.allclose(loaded(sketch), generator(sketch), atol=2e-2)

@@ -34,12 +34,18 @@ def atomic_save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
         save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp))
 
 
-def save_model(directory: str | Path, generator: nn.Module, config: Config, **info: Any) -> Path:
-    """Write `generator` and the config that rebuilds it; `info` (e.g. epoch) goes into config.json."""
+def save_model(directory: str | Path, generator: nn.Module, config: Config, *, half: bool = False, **info: Any) -> Path:
+    """Write `generator` and the config that rebuilds it; `info` (e.g. epoch) goes into config.json.
+
+    `half` stores floating-point weights as float16 (half the size; loading converts back).
+    """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     generator = getattr(generator, "module", generator)  # unwrap DDP / compiled wrappers
-    atomic_save_tensors(directory / WEIGHTS_FILE, generator.state_dict())
+    state = generator.state_dict()
+    if half:
+        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+    atomic_save_tensors(directory / WEIGHTS_FILE, state)
     meta = {"format": MODEL_FORMAT, "config": config.to_dict(), "info": info}
     atomic_write_text(directory / CONFIG_FILE, json.dumps(meta, indent=2))
     return directory

@@ -115,6 +115,26 @@ def plot(run_dir: Path, out: Path | None) -> None:
 
 
 @cli.group()
+def export() -> None:
+    """Export a trained generator."""
+
+
+@export.command("model")
+@click.option("--model", required=True, help="Model directory or run folder (its best/, else latest/).")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Model directory to write.")
+@click.option("--half", is_flag=True, help="Store the weights as float16 (half the size).")
+def export_model(model: str, out_dir: Path, half: bool) -> None:
+    """Copy a generator into a standalone model directory (config.json + generator.safetensors)."""
+    from .checkpoint import load_model, save_model
+    from .inference import resolve_model_dir
+
+    generator, config, info = load_model(resolve_model_dir(model))
+    save_model(out_dir, generator, config, half=half, **info)
+    size = (out_dir / "generator.safetensors").stat().st_size / 2**20
+    click.echo(f"wrote {out_dir} ({size:.1f} MiB)")
+
+
+@cli.group()
 def data() -> None:
     """Build training datasets."""
 
