@@ -68,3 +68,18 @@ def test_bundled_model_colorizes_the_example(tmp_path):
     assert colored.shape[:2] == Image.open(example).size[::-1]
     saturation = colored.max(axis=2) - colored.min(axis=2)
     assert saturation.mean() > 10  # a trained model adds color; a gray copy would be ~0
+
+
+def test_sketchify_writes_pairs_and_reports_bad_files(tmp_path):
+    from conftest import draw_pair
+
+    source = tmp_path / "art"
+    source.mkdir()
+    for index in range(2):
+        draw_pair(index)[1].save(source / f"art{index}.png")
+    (source / "bad.png").write_bytes(b"nope")
+    result = run_cli("data", "sketchify", source, "--out", tmp_path / "pairs")
+    assert result.returncode == 1 and "bad.png" in result.stderr and "Traceback" not in result.stderr
+    pairs = sorted((tmp_path / "pairs").iterdir())
+    assert [p.name for p in pairs] == ["art0.png", "art1.png"]
+    assert Image.open(pairs[0]).size == (128, 64)

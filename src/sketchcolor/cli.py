@@ -164,9 +164,10 @@ def data_sketchify(input_dir: Path, out_dir: Path, size: int | None) -> None:
     if not input_dir.is_dir():
         raise SketchcolorError(f"input folder {input_dir} does not exist")
     counts, skipped = sketchify_folder(input_dir, out_dir, XDoGParams(), size=size)
-    if skipped:
-        log.warning("skipped %d unreadable files: %s", len(skipped), ", ".join(skipped))
     click.echo(", ".join(f"{name}: {count}" for name, count in counts.items()))
+    if skipped:  # the rest were written; still say so in the exit code
+        log.error("skipped %d unreadable files: %s", len(skipped), ", ".join(skipped))
+        sys.exit(1)
 
 
 def _model_label(model_dir: Path) -> str:
