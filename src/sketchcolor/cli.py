@@ -54,12 +54,18 @@ def train(config_name: str, data_root: Path, run_dir: Path, overrides: tuple[str
 @click.option("--batch-size", default=4, show_default=True, help="Images colorized together.")
 @click.option("--lines", default="keep", type=click.Choice(["keep", "model"]), show_default=True,
               help="keep: the sketch's own lines over the colors, at full resolution; model: the network's output.")
-def colorize(inputs: tuple[str, ...], out_dir: Path, model: str | None, device: str, batch_size: int, lines: str) -> None:
+@click.option("--backend", default="torch", type=click.Choice(["torch", "onnx"]), show_default=True,
+              help="onnx: run with ONNX Runtime (exported once and cached; --model may be an .onnx file).")
+@click.option("--precision", default="fp32", type=click.Choice(["fp32", "bf16"]), show_default=True,
+              help="bf16: torch autocast where supported, else fp32 with a note.")
+def colorize(inputs: tuple[str, ...], out_dir: Path, model: str | None, device: str, batch_size: int, lines: str,
+             backend: str, precision: str) -> None:
     """Colorize sketches (files, folders or globs) into OUT/<name>.png."""
     from .colorize_files import colorize_paths, expand_inputs
     from .inference import Colorizer
 
-    colorizer = Colorizer.from_pretrained(model, device=device, batch_size=batch_size, lines=lines)
+    colorizer = Colorizer.from_pretrained(model, device=device, batch_size=batch_size, lines=lines,
+                                          backend=backend, precision=precision)
     paths, missing = expand_inputs(inputs)
     for message in missing:
         log.error("%s", message)
@@ -132,6 +138,22 @@ def export_model(model: str, out_dir: Path, half: bool) -> None:
     save_model(out_dir, generator, config, half=half, **info)
     size = (out_dir / "generator.safetensors").stat().st_size / 2**20
     click.echo(f"wrote {out_dir} ({size:.1f} MiB)")
+
+
+@export.command("onnx")
+@click.option("--model", required=True, help="Model directory or run folder (its best/, else latest/).")
+@click.option("--out", "out_path", required=True, type=click.Path(path_type=Path, dir_okay=False), help="ONNX file to write.")
+@click.option("--opset", default=18, show_default=True, type=click.IntRange(7, 20), help="ONNX opset version.")
+def export_onnx(model: str, out_path: Path, opset: int) -> None:
+    """Export a generator to ONNX (dynamic batch and size) and check it against PyTorch."""
+    from .export import PARITY_LIMIT
+    from .export import export_onnx as run_export
+    from .inference import resolve_model_dir
+
+    difference = run_export(resolve_model_dir(model), out_path, opset=opset)
+    size = out_path.stat().st_size / 2**20
+    click.echo(f"wrote {out_path} ({size:.1f} MiB); max abs difference from PyTorch: {difference:.1e} "
+               f"(limit {PARITY_LIMIT:.0e})")
 
 
 @cli.group()

@@ -85,6 +85,7 @@ class TrainConfig:
     save_every_steps: int = 500  # also checkpoint mid-epoch every N steps (0: only per epoch)
     log_every_steps: int = 10  # TensorBoard scalar interval
     amp: bool = True  # mixed precision on CUDA (ignored on CPU)
+    sync_batchnorm: bool = False  # under torchrun: batch-norm statistics over the global batch
     device: str = "auto"  # auto | cpu | cuda | cuda:N
 
 

@@ -1,14 +1,17 @@
 """The one owner of image files and PIL <-> tensor conversion.
 
-Everything that reads an image goes through `read_image`, so every command treats
-odd modes (palette, 16-bit, CMYK, transparency) and hostile files the same way.
+Everything that reads an image goes through `read_image` (files) or `decode_image`
+(bytes, e.g. an upload), so every command and the web service treat odd modes (palette,
+16-bit, CMYK, transparency) and hostile files the same way.
 Tensors are float32 in [-1, 1], channels first: 1 channel for sketches, 3 for color.
 """
 
 from __future__ import annotations
 
+import io
 import warnings
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -26,32 +29,46 @@ class ImageReadError(SketchcolorError):
     """A file that is not a readable image (or is too large to decode safely)."""
 
 
+class ImageTooLargeError(ImageReadError):
+    """An image refused for its pixel count, before its pixels were decoded."""
+
+
 def read_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
     """Decode `path` fully and return it as an RGB image composited on white."""
-    path = Path(path)
+    return _decode(Path(path), str(path), max_pixels)
+
+
+def decode_image(data: bytes, name: str = "upload", max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """`read_image` for bytes already in memory (an upload); `name` is used in messages."""
+    return _decode(io.BytesIO(data), name, max_pixels)
+
+
+def _decode(source: Path | BinaryIO, name: str, max_pixels: int) -> Image.Image:
+    # The pixel count is checked on the header, before any pixel is decoded; every
+    # failure becomes one ImageReadError that names the input.
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             Image.MAX_IMAGE_PIXELS = max_pixels
-            with Image.open(path) as image:
+            with Image.open(source) as image:
                 if image.width * image.height > max_pixels:
-                    raise ImageReadError(
-                        f"{path}: {image.width}x{image.height} exceeds the {max_pixels:,}-pixel limit"
+                    raise ImageTooLargeError(
+                        f"{name}: {image.width}x{image.height} exceeds the {max_pixels:,}-pixel limit"
                     )
                 image.load()
                 return to_rgb(ImageOps.exif_transpose(image))
     except ImageReadError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageReadError(f"{path}: refused, larger than {max_pixels:,} pixels") from None
+        raise ImageTooLargeError(f"{name}: refused, larger than {max_pixels:,} pixels") from None
     except FileNotFoundError:
-        raise ImageReadError(f"{path}: no such file") from None
+        raise ImageReadError(f"{name}: no such file") from None
     except IsADirectoryError:
-        raise ImageReadError(f"{path}: is a directory") from None
+        raise ImageReadError(f"{name}: is a directory") from None
     except UnidentifiedImageError:
-        raise ImageReadError(f"{path}: not an image") from None
+        raise ImageReadError(f"{name}: not an image") from None
     except (OSError, ValueError, SyntaxError) as err:
-        raise ImageReadError(f"{path}: unreadable image ({err})") from None
+        raise ImageReadError(f"{name}: unreadable image ({err})") from None
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+from contextlib import nullcontext
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -15,7 +19,13 @@ from .device import resolve_device
 from .errors import SketchcolorError
 from .imageio import to_pil, to_rgb, to_tensor
 
+if TYPE_CHECKING:
+    from .export import OnnxGenerator
+
+log = logging.getLogger("sketchcolor")
 DEFAULT_MODEL = Path(__file__).parent / "weights" / "default"
+BACKENDS = ("torch", "onnx")
+PRECISIONS = ("fp32", "bf16")
 
 
 def resolve_model_dir(path: str | Path | None) -> Path:
@@ -42,26 +52,48 @@ class Colorizer:
     size and colorized. With `lines="keep"` (the default) the colors are flattened, brought
     to the sketch's own size and the sketch's lines laid over them, so lines stay as sharp
     as drawn; `lines="model"` returns the network's own output, resized.
+
+    `generator` is the torch module, or with `backend="onnx"` an `export.OnnxGenerator`: a
+    callable with the same tensor-in, tensor-out interface around an ONNX Runtime session.
+    `precision` is what actually runs: "bf16" falls back to "fp32" where it cannot.
     """
 
-    def __init__(self, generator: torch.nn.Module, config: Config, *, device: torch.device,
-                 batch_size: int = 8, lines: str = "keep"):
+    def __init__(self, generator: torch.nn.Module | OnnxGenerator, config: Config, *, device: torch.device,
+                 batch_size: int = 8, lines: str = "keep", precision: str = "fp32"):
         if lines not in LINE_MODES:
             raise SketchcolorError(f"lines must be one of {', '.join(LINE_MODES)}, not {lines!r}")
-        self.generator = generator.to(device).eval()
+        if precision not in PRECISIONS:
+            raise SketchcolorError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+        is_torch = isinstance(generator, torch.nn.Module)
+        self.generator = generator.to(device).eval() if is_torch else generator
         self.config = config
         self.device = device
         self.batch_size = batch_size
         self.lines = lines
         self.size = config.data.size
+        self.precision = precision if precision == "fp32" or _bf16_runs(device, is_torch) else "fp32"
 
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None, *, device: str = "auto", batch_size: int = 8,
-                        lines: str = "keep") -> "Colorizer":
-        """Load a model directory or run folder (None: the bundled default model)."""
+                        lines: str = "keep", backend: str = "torch", precision: str = "fp32") -> "Colorizer":
+        """Load a model directory or run folder (None: the bundled default model).
+
+        `backend="onnx"` runs it with ONNX Runtime: a model directory is exported once and
+        cached under ~/.cache/sketchcolor/onnx; an `.onnx` file from `export onnx` runs as is.
+        """
+        if backend not in BACKENDS:
+            raise SketchcolorError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
         target = resolve_device(device)
-        generator, config, _ = load_model(resolve_model_dir(path), device=target)
-        return cls(generator, config, device=target, batch_size=batch_size, lines=lines)
+        model = resolve_model_dir(path)
+        if backend == "onnx":
+            from .export import load_onnx  # onnxruntime is imported only when it is used
+
+            generator, config = load_onnx(model, device=target)
+        elif model.suffix == ".onnx" and model.is_file():
+            raise SketchcolorError(f"{model} is an ONNX file: load it with backend='onnx'")
+        else:
+            generator, config, _ = load_model(model, device=target)
+        return cls(generator, config, device=target, batch_size=batch_size, lines=lines, precision=precision)
 
     def __call__(self, images: Image.Image | list[Image.Image]) -> Image.Image | list[Image.Image]:
         if isinstance(images, Image.Image):
@@ -77,7 +109,9 @@ class Colorizer:
         height, width = sketches.shape[-2:]
         working = F.interpolate(sketches.to(self.device), size=(self.size, self.size), mode="bicubic",
                                 antialias=True, align_corners=False).clamp(-1, 1)
-        colors = self.generator(working).float()
+        bf16 = torch.autocast(self.device.type, dtype=torch.bfloat16) if self.precision == "bf16" else nullcontext()
+        with bf16:
+            colors = self.generator(working).float()
         if (height, width) != (self.size, self.size):
             colors = F.interpolate(colors, size=(height, width), mode="bicubic", antialias=True,
                                    align_corners=False).clamp(-1, 1)
@@ -94,3 +128,27 @@ class Colorizer:
         flat = flat_colors(colors, sketches).cpu()
         return [multiply_lines(to_pil(color).resize(page.size, Image.Resampling.BICUBIC), page)
                 for color, page in zip(flat, pages)]
+
+
+def _bf16_runs(device: torch.device, is_torch: bool) -> bool:
+    """Whether bf16 autocast works here; if not, one note says so (the caller uses fp32)."""
+    if not is_torch:
+        reason = "the ONNX backend runs fp32 only"
+    elif device.type == "cuda":
+        reason = None if torch.cuda.is_bf16_supported() else f"{torch.cuda.get_device_name(device)} has no bf16"
+    else:
+        reason = None if _cpu_autocast_bf16() else "this torch has no bf16 autocast on the CPU"
+    if reason:
+        log.warning("precision bf16: %s; using fp32", reason)
+    return reason is None
+
+
+@cache
+def _cpu_autocast_bf16() -> bool:
+    # A real convolution, not a version check: what matters is that the kernels exist.
+    # CPUs without native bf16 instructions (AVX512-BF16, AMX) still run it, emulated and slower.
+    try:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return torch.nn.functional.conv2d(torch.ones(1, 1, 4, 4), torch.ones(1, 1, 3, 3)).dtype == torch.bfloat16
+    except RuntimeError:
+        return False

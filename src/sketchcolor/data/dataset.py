@@ -60,7 +60,12 @@ class PairDataset(Dataset):
 
 class EpochSampler(Sampler):
     """Yields (index, augmentation seed) pairs: a fresh seeded shuffle every epoch, this
-    process's share of it under DDP, optionally starting part-way (resume)."""
+    process's share of it under DDP, optionally starting part-way (resume).
+
+    Ranks take the epoch's order in stride (rank, rank + world, ...), so that step k of N
+    processes with batch B/N sees exactly the samples, with the same augmentation, that
+    step k of one process with batch B sees.
+    """
 
     def __init__(self, length: int, *, seed: int, shuffle: bool = True, rank: int = 0, world_size: int = 1):
         self.length, self.seed, self.shuffle = length, seed, shuffle
@@ -68,23 +73,21 @@ class EpochSampler(Sampler):
         self.epoch, self.start = 0, 0
 
     def set_epoch(self, epoch: int, start: int = 0) -> None:
-        """Select the epoch's order; skip its first `start` samples (already trained on)."""
+        """Select the epoch's order; skip this process's first `start` samples (already trained on)."""
         self.epoch, self.start = epoch, start
 
     def order(self) -> list[int]:
         if not self.shuffle:
-            order = list(range(self.length))
-        else:
-            generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-            order = torch.randperm(self.length, generator=generator).tolist()
-        per_rank = self.length // self.world_size  # equal shares keep DDP ranks in step
-        return order[self.rank * per_rank : (self.rank + 1) * per_rank]
+            return list(range(self.length))
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        return torch.randperm(self.length, generator=generator).tolist()
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
-        for position, index in enumerate(self.order()):
-            if position >= self.start:
-                seed = (self.seed * 1_000_003 + self.epoch) * 10_000_019 + position
-                yield index, seed % (2**63)
+        order = self.order()
+        usable = self.length - self.length % self.world_size  # equal shares keep ranks in step
+        for position in range(self.rank + self.start * self.world_size, usable, self.world_size):
+            seed = (self.seed * 1_000_003 + self.epoch) * 10_000_019 + position
+            yield order[position], seed % (2**63)
 
     def __len__(self) -> int:
         return self.length // self.world_size - self.start

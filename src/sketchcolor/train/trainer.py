@@ -27,6 +27,8 @@ from ..config import Config
 from ..data import EpochSampler, train_val_sets
 from ..device import resolve_device
 from ..models import build_discriminator, build_generator
+from ..errors import SketchcolorError
+from .distributed import any_rank, average_gradients, broadcast_state, init_distributed
 from .validation import Validator
 from .visuals import ScalarLog, sample_grid, save_grid
 
@@ -37,9 +39,10 @@ class Trainer:
     def __init__(self, config: Config, run_dir: str | Path, data_root: str | Path | None = None) -> None:
         self.config, self.run_dir = config, Path(run_dir)
         self.device = resolve_device(config.train.device)
-        torch.manual_seed(config.train.seed)
-        self.generator = build_generator(config.generator).to(self.device)
-        self.discriminator = build_discriminator(config.discriminator).to(self.device)
+        self.dist = init_distributed(self.device.type)
+        if self.device.type == "cuda" and self.dist.enabled:
+            self.device = torch.device("cuda", self.dist.local_rank)
+        self.generator, self.discriminator = self._build_networks()
         self.g_opt = self._adam(self.generator)
         self.d_opt = self._adam(self.discriminator)
         self.use_amp = config.train.amp and self.device.type == "cuda"
@@ -51,6 +54,17 @@ class Trainer:
         self._stop_signal: int | None = None
         if data_root is not None:
             self.train_set, self.val_set = train_val_sets(data_root, config.data, config.train.seed)
+
+    def _build_networks(self) -> tuple[torch.nn.Module, torch.nn.Module]:
+        config = self.config
+        torch.manual_seed(config.train.seed)  # the same initial weights on every rank
+        networks = [build_generator(config.generator), build_discriminator(config.discriminator)]
+        if self.dist.enabled:
+            if config.train.sync_batchnorm:
+                networks = [torch.nn.SyncBatchNorm.convert_sync_batchnorm(n) for n in networks]
+            # Dropout masks and penalty mixing weights must differ between ranks.
+            torch.manual_seed(config.train.seed * 1_009 + self.dist.rank)
+        return networks[0].to(self.device), networks[1].to(self.device)
 
     def _adam(self, module: torch.nn.Module) -> torch.optim.Adam:
         t = self.config.train
@@ -72,9 +86,7 @@ class Trainer:
         if cfg.gp_weight > 0:  # in fp32: the penalty's second-order gradients are fragile in half precision
             penalty = losses.gradient_penalty(lambda c: self.discriminator(sketch, c), color, fake.float())
         terms = losses.discriminator_loss(real_logits, fake_logits, penalty, cfg)
-        self.d_opt.zero_grad(set_to_none=True)
-        self.scaler.scale(terms.total).backward()
-        self.scaler.step(self.d_opt)
+        self._update(self.discriminator, self.d_opt, terms.total)
         return terms
 
     def g_step(self, sketch: torch.Tensor, color: torch.Tensor, fake: torch.Tensor) -> losses.LossTerms:
@@ -83,11 +95,16 @@ class Trainer:
         with self._autocast():
             fake_logits = self.discriminator(sketch, fake).float()
         terms = losses.generator_loss(fake_logits, fake.float(), color, self.config.loss)
-        self.g_opt.zero_grad(set_to_none=True)
-        self.scaler.scale(terms.total).backward()
-        self.scaler.step(self.g_opt)
+        self._update(self.generator, self.g_opt, terms.total)
         self.discriminator.requires_grad_(True)
         return terms
+
+    def _update(self, module: torch.nn.Module, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+        optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if self.dist.enabled:
+            average_gradients(module, self.dist.world_size)
+        self.scaler.step(optimizer)
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         sketch = batch["sketch"].to(self.device, non_blocking=True)
@@ -97,6 +114,10 @@ class Trainer:
         d_terms = self.d_step(sketch, color, fake)
         g_terms = self.g_step(sketch, color, fake)
         self.scaler.update()
+        if self.dist.enabled and not self.config.train.sync_batchnorm:
+            # As DDP does: rank 0's batch-norm statistics are everyone's.
+            broadcast_state(self.generator, parameters=False)
+            broadcast_state(self.discriminator, parameters=False)
         self.step += 1
         scalars = {f"d/{k}": v for k, v in d_terms.scalars().items()}
         scalars.update({f"g/{k}": v for k, v in g_terms.scalars().items()})
@@ -104,8 +125,12 @@ class Trainer:
 
     # --- the loop ----------------------------------------------------------------------
     def loader(self) -> tuple[DataLoader, EpochSampler]:
-        batch = min(self.config.train.batch_size, len(self.train_set))
-        sampler = EpochSampler(len(self.train_set), seed=self.config.train.seed)
+        world = self.dist.world_size
+        if self.config.train.batch_size % world:
+            raise SketchcolorError(f"train.batch_size {self.config.train.batch_size} is not divisible by {world} processes")
+        # train.batch_size is the global batch: each process takes its share.
+        batch = min(self.config.train.batch_size, len(self.train_set)) // world
+        sampler = EpochSampler(len(self.train_set), seed=self.config.train.seed, rank=self.dist.rank, world_size=world)
         loader = DataLoader(
             self.train_set,
             batch_size=batch,
@@ -121,11 +146,12 @@ class Trainer:
 
     def fit(self) -> None:
         """Train until `train.epochs` (or `train.max_steps`), a signal, or the end."""
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.config.save(self.run_dir / "config.yaml")
-        self.scalar_log = ScalarLog(self.run_dir)
-        self.validator = Validator(self.config, self.run_dir, self.device)
-        self.validator.best = self.best
+        if self.dist.is_main:  # only rank 0 writes logs, grids and checkpoints
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self.config.save(self.run_dir / "config.yaml")
+            self.scalar_log = ScalarLog(self.run_dir)
+            self.validator = Validator(self.config, self.run_dir, self.device)
+            self.validator.best = self.best
         loader, sampler = self.loader()
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
@@ -135,12 +161,14 @@ class Trainer:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-            self.scalar_log.close()
+            if self.dist.is_main:
+                self.scalar_log.close()
 
     def run_epoch(self, loader: DataLoader) -> None:
         total = self.config.train.epochs
         bar = tqdm(loader, desc=f"epoch {self.epoch + 1}/{total}", initial=self.epoch_step,
-                   total=self.epoch_step + len(loader), leave=False, dynamic_ncols=True)
+                   total=self.epoch_step + len(loader), leave=False, dynamic_ncols=True,
+                   disable=not self.dist.is_main)
         sums: dict[str, float] = {}
         started, seen, steps = time.perf_counter(), 0, 0
         for batch in bar:
@@ -152,7 +180,7 @@ class Trainer:
             for key, value in scalars.items():
                 sums[key] = sums.get(key, 0.0) + value
             bar.set_postfix(l1=f"{scalars['g/l1']:.3f}", d=f"{scalars['d/total']:.3f}")
-            if self.step % self.config.train.log_every_steps == 0:
+            if self.dist.is_main and self.step % self.config.train.log_every_steps == 0:
                 self.scalar_log.scalars(self.step, scalars)
             if self.config.train.save_every_steps and self.step % self.config.train.save_every_steps == 0:
                 self.save()
@@ -165,6 +193,8 @@ class Trainer:
     def _end_epoch(self, means: dict[str, float]) -> None:
         self.epoch += 1
         self.epoch_step = 0
+        if not self.dist.is_main:
+            return
         grid = self.sample_grid()
         save_grid(grid, self.run_dir / "samples" / f"epoch_{self.epoch:04d}.png")
         self.scalar_log.image("samples", grid, self.step)
@@ -186,7 +216,10 @@ class Trainer:
 
     def _should_stop(self) -> bool:
         max_steps = self.config.train.max_steps
-        return self._stop_signal is not None or (max_steps is not None and self.step >= max_steps)
+        signalled = self._stop_signal is not None
+        if self.dist.enabled:
+            signalled = any_rank(signalled, self.device)
+        return signalled or (max_steps is not None and self.step >= max_steps)
 
     def _on_signal(self, signum: int, frame) -> None:
         if self._stop_signal is not None:  # a second Ctrl-C stops at once
@@ -203,7 +236,9 @@ class Trainer:
         return parts
 
     def save(self) -> None:
-        """Write the generator (latest/) and the resumable state (state/)."""
+        """Write the generator (latest/) and the resumable state (state/); rank 0 only."""
+        if not self.dist.is_main:
+            return
         save_model(self.run_dir / "latest", self.generator, self.config, epoch=self.epoch, step=self.step)
         counters = {"epoch": self.epoch, "epoch_step": self.epoch_step, "step": self.step, "best": self.best}
         save_state(self.run_dir / "state", self._stateful(), counters)

@@ -1,0 +1,334 @@
+"""The blind user study of the paper's Table 3: a SQLite store and the report maths.
+
+The database file is the study: the sketches, every method's result for each, the
+participants and their answers. A participant sees each sketch with the methods' results
+in an order drawn from their anonymous id (stable across reloads, different between
+people), identified only by random image tokens, and answers one sketch at a time: the
+answer (1-5 on each criterion for every result, and optionally the most natural one) is
+stored in one transaction, and a second answer to the same sketch is refused.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import random
+import secrets
+import sqlite3
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator, Mapping, Sequence
+
+from PIL import Image
+from scipy import stats
+
+from ..errors import SketchcolorError
+from ..imageio import list_images, read_image
+from ..inference import Colorizer
+
+CRITERIA = ("naturalness", "saturation", "colorfulness")  # the paper's Table 3 columns
+SCORES = range(1, 6)
+FORMAT = "sketchcolor-study/1"
+STUDY_MAX_SIDE = 768  # larger sketches are shrunk to this before every method colorizes them
+
+SCHEMA = f"""
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE methods (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, source TEXT NOT NULL);
+CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, sketch BLOB NOT NULL);
+CREATE TABLE images (
+    token TEXT PRIMARY KEY,  -- random: what the page sees instead of the method
+    item_id INTEGER NOT NULL REFERENCES items(id),
+    method_id INTEGER NOT NULL REFERENCES methods(id),
+    png BLOB NOT NULL,
+    UNIQUE (item_id, method_id));
+CREATE TABLE participants (id TEXT PRIMARY KEY, created TEXT NOT NULL);
+CREATE TABLE answers (
+    participant_id TEXT NOT NULL REFERENCES participants(id),
+    item_id INTEGER NOT NULL REFERENCES items(id),
+    pick_method_id INTEGER REFERENCES methods(id),  -- "most natural"; NULL when none was picked
+    created TEXT NOT NULL,
+    PRIMARY KEY (participant_id, item_id));  -- one answer per participant and sketch
+CREATE TABLE ratings (
+    participant_id TEXT NOT NULL,
+    item_id INTEGER NOT NULL,
+    method_id INTEGER NOT NULL REFERENCES methods(id),
+    criterion TEXT NOT NULL CHECK (criterion IN ({", ".join(f"'{c}'" for c in CRITERIA)})),
+    score INTEGER NOT NULL CHECK (score BETWEEN 1 AND 5),
+    PRIMARY KEY (participant_id, item_id, method_id, criterion),
+    FOREIGN KEY (participant_id, item_id) REFERENCES answers(participant_id, item_id));
+"""
+
+
+class UnknownParticipant(SketchcolorError):
+    """No participant has this id."""
+
+
+class AlreadyAnswered(SketchcolorError):
+    """The participant has already rated this sketch."""
+
+
+class InvalidAnswer(SketchcolorError):
+    """An answer that does not rate exactly this sketch's results on every criterion."""
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def write_study(db: Path, sketches: Mapping[str, Image.Image], results: Mapping[str, Sequence[Image.Image]],
+                sources: Mapping[str, str]) -> None:
+    """Write a new study: `results[method][i]` is that method's result for the i-th sketch.
+
+    Built beside `db` and moved into place, so a failed build leaves nothing behind.
+    """
+    if db.exists():
+        raise SketchcolorError(f"{db} already exists; a study is never overwritten")
+    db.parent.mkdir(parents=True, exist_ok=True)
+    partial = db.with_name(db.name + ".partial")
+    partial.unlink(missing_ok=True)
+    with closing(sqlite3.connect(partial)) as conn, conn:
+        conn.executescript(SCHEMA)
+        conn.executemany("INSERT INTO meta VALUES (?, ?)",
+                         [("format", FORMAT), ("created", _now()), ("criteria", ",".join(CRITERIA))])
+        for method_id, method in enumerate(results, start=1):
+            conn.execute("INSERT INTO methods VALUES (?, ?, ?)", (method_id, method, sources[method]))
+        for item_id, (name, sketch) in enumerate(sketches.items(), start=1):
+            conn.execute("INSERT INTO items VALUES (?, ?, ?)", (item_id, name, _png(sketch)))
+            for method_id, images in enumerate(results.values(), start=1):
+                conn.execute("INSERT INTO images VALUES (?, ?, ?, ?)",
+                             (secrets.token_hex(8), item_id, method_id, _png(images[item_id - 1])))
+    os.replace(partial, db)
+
+
+def build_study(db: Path, sketch_dir: Path, methods: Mapping[str, str | None], *, n: int = 30, seed: int = 0,
+                device: str = "auto") -> int:
+    """Pick `n` sketches of `sketch_dir` (seeded), colorize them with every method (a run
+    folder or model directory; None: the bundled model) and write the study to `db`."""
+    if db.exists():
+        raise SketchcolorError(f"{db} already exists; a study is never overwritten")
+    if not methods or n < 1:
+        raise SketchcolorError("a study needs at least one method and one sketch")
+    paths = list_images(sketch_dir) if sketch_dir.is_dir() else []
+    if not paths:
+        raise SketchcolorError(f"no images in {sketch_dir}")
+    chosen = sorted(random.Random(seed).sample(paths, min(n, len(paths))))
+    sketches = {path.name: _shrink(read_image(path)) for path in chosen}
+    results = {}
+    for name, source in methods.items():
+        colorizer = Colorizer.from_pretrained(source, device=device)
+        results[name] = colorizer(list(sketches.values()))
+    write_study(db, sketches, results, {name: source or "bundled" for name, source in methods.items()})
+    return len(sketches)
+
+
+def _shrink(image: Image.Image) -> Image.Image:
+    # The results are shown side by side on one screen: more pixels only cost time.
+    scale = STUDY_MAX_SIDE / max(image.size)
+    if scale >= 1:
+        return image
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(size, Image.Resampling.LANCZOS)
+
+
+class StudyStore:
+    """Participants and answers of one study database; safe to use from many threads
+    (each call opens its own connection; SQLite serialises the writes)."""
+
+    def __init__(self, db: str | Path):
+        self.db = Path(db)
+        if not self.db.is_file():  # sqlite3 would silently create an empty database
+            raise SketchcolorError(f"study database {self.db} does not exist")
+        try:
+            with self._connect() as conn:
+                row = conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+        except sqlite3.DatabaseError:
+            row = None
+        if row is None or row[0] != FORMAT:
+            raise SketchcolorError(f"{self.db} is not a sketchcolor study database")
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        # Autocommit: each write below is one statement or an explicit transaction.
+        conn = sqlite3.connect(self.db, timeout=30, isolation_level=None)
+        try:
+            conn.execute("PRAGMA foreign_keys = ON")
+            yield conn
+        finally:
+            conn.close()
+
+    def summary(self) -> dict:
+        with self._connect() as conn:
+            count = lambda table: conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]  # noqa: E731
+            return {"items": count("items"), "methods": count("methods"), "participants": count("participants"),
+                    "answers": count("answers"), "criteria": list(CRITERIA), "scores": [SCORES[0], SCORES[-1]]}
+
+    def add_participant(self) -> str:
+        participant = secrets.token_urlsafe(12)
+        with self._connect() as conn:
+            conn.execute("INSERT INTO participants VALUES (?, ?)", (participant, _now()))
+        return participant
+
+    def next_item(self, participant: str) -> dict | None:
+        """The participant's next unanswered sketch, with its results in the participant's
+        own order and with no method names; None when every sketch is answered."""
+        with self._connect() as conn:
+            self._check_participant(conn, participant)
+            items = [row[0] for row in conn.execute("SELECT id FROM items ORDER BY id")]
+            done = {row[0] for row in conn.execute("SELECT item_id FROM answers WHERE participant_id = ?",
+                                                   (participant,))}
+            random.Random(participant).shuffle(items)
+            pending = [item for item in items if item not in done]
+            if not pending:
+                return None
+            tokens = [row[0] for row in conn.execute("SELECT token FROM images WHERE item_id = ? ORDER BY token",
+                                                     (pending[0],))]
+        random.Random(f"{participant}/{pending[0]}").shuffle(tokens)
+        return {"item": pending[0], "images": tokens, "answered": len(done), "total": len(items)}
+
+    def save_answer(self, participant: str, item: int, ratings: Mapping[str, Mapping[str, int]],
+                    most_natural: str | None = None) -> None:
+        """Store one sketch's answer: `ratings[token][criterion]` in 1-5 for each of its results."""
+        with self._connect() as conn:
+            self._check_participant(conn, participant)
+            methods = dict(conn.execute("SELECT token, method_id FROM images WHERE item_id = ?", (item,)).fetchall())
+            _validate(methods, ratings, most_natural)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute("INSERT INTO answers VALUES (?, ?, ?, ?)",
+                             (participant, item, methods.get(most_natural), _now()))
+            except sqlite3.IntegrityError:
+                conn.execute("ROLLBACK")
+                raise AlreadyAnswered(f"sketch {item} is already answered") from None
+            conn.executemany("INSERT INTO ratings VALUES (?, ?, ?, ?, ?)",
+                             [(participant, item, methods[token], criterion, score)
+                              for token, scores in ratings.items() for criterion, score in scores.items()])
+            conn.execute("COMMIT")
+
+    def image(self, token: str) -> bytes | None:
+        with self._connect() as conn:
+            row = conn.execute("SELECT png FROM images WHERE token = ?", (token,)).fetchone()
+        return row and row[0]
+
+    def sketch(self, item: int) -> bytes | None:
+        with self._connect() as conn:
+            row = conn.execute("SELECT sketch FROM items WHERE id = ?", (item,)).fetchone()
+        return row and row[0]
+
+    @staticmethod
+    def _check_participant(conn: sqlite3.Connection, participant: str) -> None:
+        if conn.execute("SELECT 1 FROM participants WHERE id = ?", (participant,)).fetchone() is None:
+            raise UnknownParticipant("unknown participant; start a new session")
+
+
+def _validate(methods: Mapping[str, int], ratings: Mapping[str, Mapping[str, int]], most_natural: str | None) -> None:
+    if not methods:
+        raise InvalidAnswer("no such sketch")
+    if set(ratings) != set(methods):
+        raise InvalidAnswer("rate every result of this sketch, and only those")
+    for scores in ratings.values():
+        if set(scores) != set(CRITERIA):
+            raise InvalidAnswer(f"rate each result on {', '.join(CRITERIA)}")
+        if any(isinstance(s, bool) or not isinstance(s, int) or s not in SCORES for s in scores.values()):
+            raise InvalidAnswer("scores are whole numbers from 1 to 5")
+    if most_natural is not None and most_natural not in methods:
+        raise InvalidAnswer("the most natural result must be one of this sketch's results")
+
+
+# --- the report (Table 3) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Estimate:
+    n: int
+    mean: float
+    low: float  # the confidence interval; nan when n < 2
+    high: float
+
+
+def mean_ci(scores: Sequence[float], confidence: float = 0.95) -> Estimate:
+    """The mean with Student's t confidence interval (nan where undefined)."""
+    n = len(scores)
+    if n == 0:
+        return Estimate(0, math.nan, math.nan, math.nan)
+    mean = sum(scores) / n
+    if n < 2:
+        return Estimate(n, mean, math.nan, math.nan)
+    sd = math.sqrt(sum((s - mean) ** 2 for s in scores) / (n - 1))
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * sd / math.sqrt(n)
+    return Estimate(n, mean, mean - half, mean + half)
+
+
+@dataclass(frozen=True)
+class MethodResult:
+    method: str
+    criteria: dict[str, Estimate]
+    picks: int  # how often it was chosen as the most natural
+    pick_share: float  # picks / all answers that chose one (nan when none did)
+
+
+def study_results(db: str | Path) -> tuple[list[MethodResult], dict]:
+    """Table 3 from a study database, and its summary (participants, answers)."""
+    store = StudyStore(db)
+    with store._connect() as conn:
+        methods = conn.execute("SELECT id, name FROM methods ORDER BY id").fetchall()
+        scores: dict[tuple[int, str], list[int]] = {}
+        for method_id, criterion, score in conn.execute("SELECT method_id, criterion, score FROM ratings"):
+            scores.setdefault((method_id, criterion), []).append(score)
+        picks = dict(conn.execute("SELECT pick_method_id, COUNT(*) FROM answers "
+                                  "WHERE pick_method_id IS NOT NULL GROUP BY pick_method_id").fetchall())
+    total = sum(picks.values())
+    results = [MethodResult(name, {c: mean_ci(scores.get((method_id, c), [])) for c in CRITERIA},
+                            picks.get(method_id, 0), picks.get(method_id, 0) / total if total else math.nan)
+               for method_id, name in methods]
+    return results, store.summary()
+
+
+def format_table(results: Sequence[MethodResult], summary: dict) -> str:
+    """Table 3 as Markdown: mean [95% CI] (n) per criterion, and the most-natural share."""
+    def cell(e: Estimate) -> str:
+        if e.n == 0:
+            return "–"
+        interval = "" if math.isnan(e.low) else f" [{e.low:.2f}, {e.high:.2f}]"
+        return f"{e.mean:.2f}{interval} (n={e.n})"
+
+    total = sum(r.picks for r in results)
+    lines = ["| method | " + " | ".join(CRITERIA) + " | most natural |",
+             "|---|" + "---|" * (len(CRITERIA) + 1)]
+    for r in results:
+        share = "–" if math.isnan(r.pick_share) else f"{100 * r.pick_share:.0f}% ({r.picks}/{total})"
+        lines.append(f"| {r.method} | " + " | ".join(cell(r.criteria[c]) for c in CRITERIA) + f" | {share} |")
+    lines += ["", f"{summary['participants']} participants, {summary['answers']} answered sketches of "
+              f"{summary['items']}; scores 1-5, mean [95% t-interval over individual ratings] (n ratings)."]
+    return "\n".join(lines)
+
+
+def write_report(results: Sequence[MethodResult], summary: dict, out_dir: Path) -> tuple[Path, Path]:
+    """Write OUT/table3.csv (one row per method, plain numbers) and OUT/table3.md."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    csv_path, md_path = out_dir / "table3.csv", out_dir / "table3.md"
+    header = ["method"] + [f"{c}_{k}" for c in CRITERIA for k in ("mean", "ci95_low", "ci95_high", "n")]
+    with open(csv_path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header + ["most_natural_share", "most_natural_picks"])
+        for r in results:
+            row: list = [r.method]
+            for criterion in CRITERIA:
+                e = r.criteria[criterion]
+                row += [_number(e.mean), _number(e.low), _number(e.high), e.n]
+            writer.writerow(row + [_number(r.pick_share), r.picks])
+    md_path.write_text("# User study (Table 3)\n\n" + format_table(results, summary) + "\n")
+    return csv_path, md_path
+
+
+def _number(x: float) -> str:
+    return "" if math.isnan(x) else f"{x:.4f}"
