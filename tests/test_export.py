@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from sketchcolor import Colorizer
+from sketchcolor import Colorizer, inference
 from sketchcolor import export as onnx_export
 from sketchcolor.checkpoint import load_model, save_model
 from sketchcolor.errors import SketchcolorError
@@ -82,6 +82,14 @@ def test_bf16_is_close_to_fp32_or_falls_back_with_a_note(model_dir, caplog):
         assert (bf16.colorize_tensors(sketches) - fp32.colorize_tensors(sketches)).abs().max() < 1e-2
     else:
         assert "precision bf16" in caplog.text
+
+
+def test_bf16_falls_back_to_fp32_with_one_note(model_dir, caplog, monkeypatch):
+    monkeypatch.setattr(inference, "_cpu_autocast_bf16", lambda: False)  # as on a torch without it
+    with caplog.at_level(logging.WARNING, logger="sketchcolor"):
+        torch_bf16 = Colorizer.from_pretrained(model_dir, device="cpu", precision="bf16")
+    assert torch_bf16.precision == "fp32" and caplog.text.count("precision bf16") == 1
+    torch_bf16(page())
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="sketchcolor"):
         onnx_bf16 = Colorizer.from_pretrained(model_dir, device="cpu", backend="onnx", precision="bf16")
