@@ -1,3 +1,4 @@
+import json
 import os
 import signal
 
@@ -47,6 +48,9 @@ def test_resume_gives_the_same_steps_as_an_uninterrupted_run(pair_root, tiny_con
     assert resumed.resume() and resumed.step == 6
     resumed.fit()
     assert resumed.step == straight.step == 8
+    records = [json.loads(line) for line in (pair_root / "resumed" / "log.jsonl").read_text().splitlines()]
+    logged = [r["step"] for r in records if "g/l1" in r]
+    assert logged == list(range(1, 9))  # each training step once, in order
     assert torch.allclose(_weights(resumed.generator), _weights(straight.generator), atol=1e-6)
     assert torch.allclose(_weights(resumed.discriminator), _weights(straight.discriminator), atol=1e-6)
 

@@ -149,7 +149,7 @@ class Trainer:
         if self.dist.is_main:  # only rank 0 writes logs, grids and checkpoints
             self.run_dir.mkdir(parents=True, exist_ok=True)
             self.config.save(self.run_dir / "config.yaml")
-            self.scalar_log = ScalarLog(self.run_dir)
+            self.scalar_log = ScalarLog(self.run_dir, resume_step=self.step if self.step else None)
             self.validator = Validator(self.config, self.run_dir, self.device)
             self.validator.best = self.best
         loader, sampler = self.loader()
