@@ -44,6 +44,8 @@ def test_resume_gives_the_same_steps_as_an_uninterrupted_run(pair_root, tiny_con
     interrupted = Trainer(config.with_overrides(["train.max_steps=6"]), pair_root / "resumed", pair_root)
     interrupted.fit()
     assert interrupted.step == 6 and interrupted.epoch == 1 and interrupted.epoch_step == 2
+    with (pair_root / "resumed" / "log.jsonl").open("a") as log:  # as if killed after an unsaved step 7
+        log.write(json.dumps({"step": 7, "g/l1": 99.0}) + "\n")
     resumed = Trainer(config, pair_root / "resumed", pair_root)
     assert resumed.resume() and resumed.step == 6
     resumed.fit()
@@ -51,6 +53,7 @@ def test_resume_gives_the_same_steps_as_an_uninterrupted_run(pair_root, tiny_con
     records = [json.loads(line) for line in (pair_root / "resumed" / "log.jsonl").read_text().splitlines()]
     logged = [r["step"] for r in records if "g/l1" in r]
     assert logged == list(range(1, 9))  # each training step once, in order
+    assert all(r.get("g/l1") != 99.0 for r in records)  # the lost step's record was dropped
     assert torch.allclose(_weights(resumed.generator), _weights(straight.generator), atol=1e-6)
     assert torch.allclose(_weights(resumed.discriminator), _weights(straight.discriminator), atol=1e-6)
 
