@@ -95,7 +95,7 @@ def evaluate(model, data_root, split, report_dir, fid_weights, limit, size, sket
     from .data.cache import default_cache_dir
     from .evaluate import evaluate as run_evaluation
     from .evaluate import format_table, load_fid, write_report
-    from .inference import Colorizer, resolve_model_dir
+    from .inference import Colorizer, model_label, resolve_model_dir
 
     model_dir = resolve_model_dir(model)
     colorizer = Colorizer.from_pretrained(model_dir, device=device, batch_size=batch_size)
@@ -104,7 +104,7 @@ def evaluate(model, data_root, split, report_dir, fid_weights, limit, size, sket
     evaluation = run_evaluation(colorizer, dataset, fid=fid, batch_size=batch_size, limit=limit)
     info = {"model": str(model_dir), "data": str(data_root), "split": split, "size": size,
             "skipped": len(dataset.decoded.skipped)}
-    report_dir = report_dir or Path("reports") / f"{_model_label(model_dir)}-{split}"
+    report_dir = report_dir or Path("reports") / f"{model_label(model_dir)}-{split}"
     write_report(evaluation, report_dir, info)
     click.echo(format_table(evaluation.metrics))
     click.echo(f"report: {report_dir / 'metrics.json'}, {report_dir / 'grid.png'}")
@@ -192,9 +192,65 @@ def data_sketchify(input_dir: Path, out_dir: Path, size: int | None) -> None:
         sys.exit(1)
 
 
-def _model_label(model_dir: Path) -> str:
-    """A run's name for its best/ or latest/ generator, else the directory's own name."""
-    return model_dir.parent.name if model_dir.name in ("best", "latest") else model_dir.name
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback by default).")
+@click.option("--port", default=8000, show_default=True)
+@click.option("--model", default=None, help="Model directory or run folder (default: the bundled model).")
+@click.option("--workers", default=1, show_default=True, help="Threads running the model at once.")
+@click.option("--queue", "queue_size", default=4, show_default=True, help="Requests that may wait; more get 503.")
+@click.option("--max-upload-mb", default=20.0, show_default=True, help="Larger uploads get 413.")
+@click.option("--max-pixels", default=25_000_000, show_default=True, help="Larger images get 413, before decoding.")
+@click.option("--study", "study_db", type=click.Path(path_type=Path), default=None,
+              help="A study database (from `study create`) to run at /study.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+def serve(host, port, model, workers, queue_size, max_upload_mb, max_pixels, study_db, device) -> None:
+    """Run the web app and REST API (page at /, API docs at /docs)."""
+    from .serve import Settings, run_server
+
+    settings = Settings(model=model, device=device, workers=workers, queue_size=queue_size,
+                        max_upload_bytes=int(max_upload_mb * 1024 * 1024), max_pixels=max_pixels, study_db=study_db)
+    run_server(settings, host=host, port=port)
+
+
+@cli.group()
+def study() -> None:
+    """The blind user study of the paper's Table 3."""
+
+
+@study.command("create")
+@click.option("--sketches", "sketch_dir", required=True, type=click.Path(path_type=Path), help="Folder of sketches.")
+@click.option("--method", "methods", multiple=True, required=True, metavar="NAME=RUN_OR_MODEL",
+              help="A method to compare (repeat); `NAME=bundled` is the bundled model.")
+@click.option("--db", required=True, type=click.Path(path_type=Path), help="The study database to create.")
+@click.option("--n", "count", default=30, show_default=True, help="How many sketches (chosen at random).")
+@click.option("--seed", default=0, show_default=True, help="Seed of the choice of sketches.")
+@click.option("--device", default="auto", show_default=True)
+def study_create(sketch_dir: Path, methods: tuple[str, ...], db: Path, count: int, seed: int, device: str) -> None:
+    """Colorize the chosen sketches with every method and store them in DB."""
+    from .serve.study import build_study
+
+    named: dict[str, str | None] = {}
+    for spec in methods:
+        name, sep, source = spec.partition("=")
+        if not sep or not name or not source or name in named:
+            raise SketchcolorError(f"--method wants NAME=RUN_OR_MODEL with distinct names, not {spec!r}")
+        named[name] = None if source == "bundled" else source
+    items = build_study(db, sketch_dir, named, n=count, seed=seed, device=device)
+    click.echo(f"study {db}: {items} sketches x {len(named)} methods; run it with `sketchcolor serve --study {db}`")
+
+
+@study.command("report")
+@click.option("--db", required=True, type=click.Path(path_type=Path), help="The study database.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
+              help="Folder for table3.csv and table3.md [default: <db>-report beside the database].")
+def study_report(db: Path, out_dir: Path | None) -> None:
+    """Print and write Table 3: mean, 95% CI and n per method and criterion."""
+    from .serve.study import format_table, study_results, write_report
+
+    results, summary = study_results(db)
+    csv_path, md_path = write_report(results, summary, out_dir or db.with_name(f"{db.stem}-report"))
+    click.echo(format_table(results, summary))
+    click.echo(f"wrote {csv_path}, {md_path}")
 
 
 class _Format(logging.Formatter):

@@ -45,6 +45,11 @@ def resolve_model_dir(path: str | Path | None) -> Path:
     return path
 
 
+def model_label(model_dir: Path) -> str:
+    """A run's name for its best/ or latest/ generator, else the directory's own name."""
+    return model_dir.parent.name if model_dir.name in ("best", "latest") else model_dir.name
+
+
 class Colorizer:
     """A generator plus the pre/post-processing around it.
 

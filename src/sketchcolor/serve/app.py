@@ -26,9 +26,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import __version__
 from ..checkpoint import load_model
+from ..compose import LINE_MODES
 from ..device import resolve_device
 from ..imageio import ImageReadError, ImageTooLargeError, decode_image
-from ..inference import Colorizer, resolve_model_dir
+from ..inference import Colorizer, model_label, resolve_model_dir
 from .pages import STATIC, page
 from .pool import QueueFull, WorkerPool
 from .settings import MB, Settings
@@ -46,7 +47,7 @@ class Service:
         device = resolve_device(settings.device)
         generator, config, info = load_model(model_dir, device=device)
         self.colorizer = Colorizer(generator, config, device=device)
-        self.name = model_dir.parent.name if model_dir.name in ("best", "latest") else model_dir.name
+        self.name = model_label(model_dir)
         self.info = info
         self.settings = settings
         # The U-Net halves the image `depth` times, so working sizes are multiples of 2**depth.
@@ -56,7 +57,7 @@ class Service:
     def describe(self) -> dict:
         return {"name": self.name, "generator": self.colorizer.config.generator.name,
                 "working_size": self.colorizer.size, "size_multiple": self.size_multiple,
-                "max_working_size": self.settings.max_working_size, "lines": ["keep", "model"],
+                "max_working_size": self.settings.max_working_size, "lines": list(LINE_MODES),
                 "max_upload_bytes": self.settings.max_upload_bytes, "max_pixels": self.settings.max_pixels,
                 "info": self.info}
 
@@ -93,7 +94,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="sketchcolor", version=__version__, lifespan=lifespan,
                   description="Colorize line-art sketches; run a blind user study (the paper's Table 3).")
     app.state.service = service
-    app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes + FORM_OVERHEAD)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes + FORM_OVERHEAD,
+                       message=_too_large(settings))
     _add_error_handlers(app)
     app.include_router(_api_routes())
     add_study(app, settings.study_db)
@@ -132,11 +134,12 @@ def _api_routes() -> APIRouter:
         size: Annotated[int | None, Form(description="working size in px (default: the model's)")] = None,
     ) -> Response:
         """Colorize one sketch; the result is a PNG at the sketch's size."""
+        # `lines` is spelled out (compose.LINE_MODES) so the OpenAPI schema lists its values.
         service: Service = request.app.state.service
         working = service.check_size(size)
         data = await file.read(service.settings.max_upload_bytes + 1)
         if len(data) > service.settings.max_upload_bytes:
-            raise HTTPException(413, f"upload larger than {service.settings.max_upload_bytes / MB:g} MB")
+            raise HTTPException(413, _too_large(service.settings))
         try:
             png = await service.pool.run(service.colorize_png, data, file.filename or "upload", lines, working)
         except QueueFull:
@@ -173,21 +176,25 @@ def _add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, crashed)
 
 
+def _too_large(settings: Settings) -> str:
+    return f"upload larger than the {settings.max_upload_bytes / MB:.3g} MB limit"
+
+
 class BodyLimit:
     """Answer 413 to a request body over `max_bytes` while it streams in (or at once from
     its Content-Length), so an oversized upload is never held or spooled whole."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int):
+    def __init__(self, app: ASGIApp, max_bytes: int, message: str):
         self.app = app
         self.max_bytes = max_bytes
+        self.message = message
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        too_large = HTTPException(413, f"request larger than {self.max_bytes / MB:.1f} MB")
         declared = Headers(scope=scope).get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
-            body = {"error": too_large.detail, "status": 413}
+            body = {"error": self.message, "status": 413}
             return await JSONResponse(body, 413, headers={"Connection": "close"})(scope, receive, send)
         received = 0
 
@@ -196,7 +203,7 @@ class BodyLimit:
             message = await receive()
             received += len(message.get("body", b""))
             if received > self.max_bytes:
-                raise too_large  # FastAPI re-raises it from body parsing; our handler answers
+                raise HTTPException(413, self.message)  # FastAPI re-raises it from body parsing
             return message
 
         await self.app(scope, limited, send)

@@ -13,7 +13,7 @@ MB = 1024 * 1024
 @dataclass(frozen=True)
 class Settings:
     model: str | None = None  # model directory or run folder; None: the bundled model
-    device: str = "cpu"  # auto, cpu, cuda or cuda:N
+    device: str = "auto"  # auto, cpu, cuda or cuda:N
     workers: int = 1  # threads running the model at once (each shares the one loaded model)
     queue_size: int = 4  # jobs that may wait for a worker; one more gets 503 + Retry-After
     retry_after_s: int = 2  # what a 503 tells the client to wait before trying again
@@ -21,7 +21,7 @@ class Settings:
     max_pixels: int = 25_000_000  # larger images get 413 from their header, before decoding (A3 at 300 dpi)
     max_working_size: int = 512  # the largest side the network may be asked to paint at
     max_connections: int = 64  # uvicorn's own cap on open connections: a backstop for upload memory
-    study_db: Path | None = None  # a study database to serve at /study (None: no study)
+    study_db: Path | None = None  # a study database (`sketchcolor study create`) served at /study
 
     def __post_init__(self) -> None:
         positive = ("workers", "retry_after_s", "max_upload_bytes", "max_pixels", "max_working_size",
@@ -31,5 +31,3 @@ class Settings:
                 raise SketchcolorError(f"serve setting {name} must be at least 1, not {getattr(self, name)}")
         if self.queue_size < 0:
             raise SketchcolorError(f"serve setting queue_size must be 0 or more, not {self.queue_size}")
-        if self.study_db is not None and not Path(self.study_db).is_file():
-            raise SketchcolorError(f"study database {self.study_db} does not exist (create it with `sketchcolor study create`)")

@@ -96,18 +96,22 @@ def write_study(db: Path, sketches: Mapping[str, Image.Image], results: Mapping[
     db.parent.mkdir(parents=True, exist_ok=True)
     partial = db.with_name(db.name + ".partial")
     partial.unlink(missing_ok=True)
-    with closing(sqlite3.connect(partial)) as conn, conn:
-        conn.executescript(SCHEMA)
-        conn.executemany("INSERT INTO meta VALUES (?, ?)",
-                         [("format", FORMAT), ("created", _now()), ("criteria", ",".join(CRITERIA))])
-        for method_id, method in enumerate(results, start=1):
-            conn.execute("INSERT INTO methods VALUES (?, ?, ?)", (method_id, method, sources[method]))
-        for item_id, (name, sketch) in enumerate(sketches.items(), start=1):
-            conn.execute("INSERT INTO items VALUES (?, ?, ?)", (item_id, name, _png(sketch)))
-            for method_id, images in enumerate(results.values(), start=1):
-                conn.execute("INSERT INTO images VALUES (?, ?, ?, ?)",
-                             (secrets.token_hex(8), item_id, method_id, _png(images[item_id - 1])))
-    os.replace(partial, db)
+    try:
+        with closing(sqlite3.connect(partial)) as conn, conn:
+            conn.executescript(SCHEMA)
+            conn.executemany("INSERT INTO meta VALUES (?, ?)",
+                             [("format", FORMAT), ("created", _now()), ("criteria", ",".join(CRITERIA))])
+            for method_id, method in enumerate(results, start=1):
+                conn.execute("INSERT INTO methods VALUES (?, ?, ?)", (method_id, method, sources[method]))
+            for item_id, (name, sketch) in enumerate(sketches.items(), start=1):
+                conn.execute("INSERT INTO items VALUES (?, ?, ?)", (item_id, name, _png(sketch)))
+                for method_id, images in enumerate(results.values(), start=1):
+                    conn.execute("INSERT INTO images VALUES (?, ?, ?, ?)",
+                                 (secrets.token_hex(8), item_id, method_id, _png(images[item_id - 1])))
+        os.replace(partial, db)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 def build_study(db: Path, sketch_dir: Path, methods: Mapping[str, str | None], *, n: int = 30, seed: int = 0,
