@@ -91,15 +91,15 @@ def save_answer(participant: str, answer: Answer, store: Store) -> dict:
 
 @router.get("/api/study/images/{token}", response_class=Response)
 def study_image(token: str, store: Store) -> Response:
-    png = store.image(token)
-    if png is None:
-        raise HTTPException(404, "no such image")
-    return Response(png, media_type="image/png", headers=PNG_HEADERS)
+    return _png_or_404(store.image(token), "no such image")
 
 
 @router.get("/api/study/sketches/{item}", response_class=Response)
 def study_sketch(item: int, store: Store) -> Response:
-    png = store.sketch(item)
+    return _png_or_404(store.sketch(item), "no such sketch")
+
+
+def _png_or_404(png: bytes | None, missing: str) -> Response:
     if png is None:
-        raise HTTPException(404, "no such sketch")
+        raise HTTPException(404, missing)
     return Response(png, media_type="image/png", headers=PNG_HEADERS)
