@@ -250,5 +250,7 @@ class Trainer:
         counters = load_state(self.run_dir / "state", self._stateful(), self.device)
         self.epoch, self.epoch_step, self.step = counters["epoch"], counters["epoch_step"], counters["step"]
         self.best = counters.get("best")
+        if self.dist.enabled:  # the saved RNG state is rank 0's: give each rank its own stream again
+            torch.manual_seed(self.config.train.seed * 1_009 + self.dist.rank + 7_919 * self.step)
         log.info("resumed %s at epoch %d, step %d", self.run_dir, self.epoch, self.step)
         return True
