@@ -253,6 +253,21 @@ def study_report(db: Path, out_dir: Path | None) -> None:
     click.echo(f"wrote {csv_path}, {md_path}")
 
 
+@cli.command()
+@click.option("--preset", default="pix2pix", type=click.Choice(["pix2pix", "paper", "default", "tiny"]), show_default=True)
+@click.option("--size", default=256, show_default=True, help="Image side in pixels.")
+@click.option("--repeats", default=5, show_default=True, help="Timed repeats per measurement (medians are reported).")
+@click.option("--no-compile", is_flag=True, help="Skip the torch.compile variants (tens of seconds each to compile).")
+@click.option("--probe-batches", is_flag=True, help="Also find the largest training batch of 4, 8, 16, 32 that runs.")
+@click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Write the results here (they are printed either way).")
+def benchmark(preset: str, size: int, repeats: int, no_compile: bool, probe_batches: bool, json_path: Path | None) -> None:
+    """Measure a preset with random weights on this machine: FLOPs, latency per backend, training, loader."""
+    from .benchmark import run_benchmark, write_json
+
+    result = run_benchmark(preset, size=size, repeats=repeats, compile=not no_compile, probe_batches=probe_batches)
+    click.echo(write_json(result, json_path), nl=False)
+
 class _Format(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         return f"{record.levelname.lower()}: {record.getMessage()}"

@@ -1,0 +1,266 @@
+"""CPU benchmark of a preset with random weights: generator FLOPs, inference latency and
+throughput per backend (torch eager, bf16 autocast, torch.compile, ONNX Runtime), a training
+step, the data loader, peak memory, and the machine's own matmul peak to compare against.
+
+`run_benchmark(preset, size=..., repeats=...)` returns one JSON-ready dict; `sketchcolor
+benchmark` prints or writes it. Times are medians over `repeats` after warm-up; a variant
+that fails is recorded with its error and never stops the run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import platform
+import resource
+import statistics
+import tempfile
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+from .atomic import atomic_write_text
+from .config import Config, load_config
+from .models import build_generator
+
+MATMUL_N = 2048  # side of the square matmul that measures the machine's peak
+PARITY = 1e-2  # max |variant - eager fp32| for a variant to count as a faithful `infer_backend`
+THROUGHPUT_BATCH = 8
+TRAIN_BATCH = 4
+PROBE_BATCHES = (4, 8, 16, 32)
+
+
+def timed(fn: Callable[[], Any], *, repeats: int, warmup: int = 1) -> float:
+    """Median wall seconds of `fn()` over `repeats` calls after `warmup` untimed ones."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def generator_gflop(generator: torch.nn.Module, size: int) -> float:
+    """Forward GFLOPs at batch 1 (a multiply-add counts as 2, as FlopCounterMode does)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        generator(torch.zeros(1, 1, size, size))
+    return counter.get_total_flops() / 1e9
+
+
+def matmul_gflops(dtype: torch.dtype, *, repeats: int, n: int = MATMUL_N) -> float:
+    """Same-run peak: GFLOP/s of an n^3 matmul (2 n^3 FLOPs) in `dtype`."""
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    return 2 * n**3 / timed(lambda: torch.mm(a, b), repeats=repeats) / 1e9
+
+
+def bf16_supported() -> bool:
+    from .inference import _cpu_autocast_bf16  # one check of bf16 autocast, shared with Colorizer
+
+    return _cpu_autocast_bf16()
+
+
+def torch_runner(module: Callable, bf16: bool) -> Callable[[torch.Tensor], torch.Tensor]:
+    def run(x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad(), (torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else nullcontext()):
+            return module(x).float()
+
+    return run
+
+
+def onnx_runner(generator: torch.nn.Module, config: Config, workdir: Path) -> Callable:
+    """Export through `sketchcolor.export` (which checks parity) and open an ONNX Runtime session."""
+    from .checkpoint import save_model
+    from .export import OnnxGenerator, export_onnx
+
+    save_model(workdir / "model", generator, config)
+    export_onnx(workdir / "model", workdir / "generator.onnx")
+    return OnnxGenerator(workdir / "generator.onnx")
+
+
+def variant_builders(generator: torch.nn.Module, config: Config, workdir: Path, *,
+                     compile: bool = True) -> dict[str, Callable[[], Callable]]:
+    """Name -> zero-argument builder of a tensor-in, tensor-out runner (built lazily, inside try)."""
+    compile_ = lambda: torch.compile(generator, mode="default", dynamic=False)  # noqa: E731
+    builders = {"torch-eager-fp32": lambda: torch_runner(generator, False)}
+    if bf16_supported():
+        builders["torch-eager-bf16"] = lambda: torch_runner(generator, True)
+    if compile:  # inductor's first call takes tens of seconds per shape
+        builders["torch-compile-fp32"] = lambda: torch_runner(compile_(), False)
+    if compile and bf16_supported():
+        builders["torch-compile-bf16"] = lambda: torch_runner(compile_(), True)
+    builders["onnxruntime-fp32"] = lambda: onnx_runner(generator, config, workdir)
+    return builders
+
+
+def measure_variant(name: str, build: Callable[[], Callable], inputs: dict[int, torch.Tensor],
+                    reference: torch.Tensor | None, *, repeats: int) -> dict[str, Any]:
+    """Latency at batch 1, throughput at batch 8 and max |output - eager fp32| for one variant."""
+    record: dict[str, Any] = {"name": name, "precision": "bf16" if "bf16" in name else "fp32"}
+    try:
+        start = time.perf_counter()
+        run = build()
+        output = run(inputs[1])  # the first call also compiles or exports
+        record["setup_s"] = round(time.perf_counter() - start, 3)
+        run(inputs[THROUGHPUT_BATCH])  # warm-up (and compile) at the second shape
+        record["latency_ms_bs1"] = 1e3 * timed(lambda: run(inputs[1]), repeats=repeats)
+        bs8 = timed(lambda: run(inputs[THROUGHPUT_BATCH]), repeats=repeats, warmup=0)
+        record["images_per_s_bs8"] = THROUGHPUT_BATCH / bs8
+        base = output if reference is None else reference
+        record["max_abs_diff"] = (output.float() - base).abs().max().item()
+        record["ok"] = True
+        record["output"] = output
+    except Exception as err:  # noqa: BLE001 - a failing variant is a result, not a crash
+        record.update(ok=False, error=f"{type(err).__name__}: {err}"[:500])
+    return record
+
+
+def add_ratios(record: dict[str, Any], gflop: float, peaks: dict[str, float]) -> None:
+    """Achieved GFLOP/s and its fraction of the same-precision matmul peak."""
+    if not record.get("ok"):
+        return
+    peak = peaks[record["precision"]]
+    bs1 = gflop / (record["latency_ms_bs1"] / 1e3)
+    bs8 = gflop * record["images_per_s_bs8"]
+    record.update(gflops_bs1=bs1, fraction_of_peak_bs1=bs1 / peak, gflops_bs8=bs8, fraction_of_peak_bs8=bs8 / peak)
+
+
+def inference_results(config: Config, size: int, repeats: int, peaks: dict[str, float], *,
+                      compile: bool = True) -> dict[str, Any]:
+    torch.manual_seed(0)
+    generator = build_generator(config.generator).eval()
+    gflop = generator_gflop(generator, size)
+    rng = torch.Generator().manual_seed(0)
+    inputs = {b: torch.rand(b, 1, size, size, generator=rng) * 2 - 1 for b in (1, THROUGHPUT_BATCH)}
+    details, reference = [], None
+    with tempfile.TemporaryDirectory() as workdir:
+        for name, build in variant_builders(generator, config, Path(workdir), compile=compile).items():
+            record = measure_variant(name, build, inputs, reference, repeats=repeats)
+            output = record.pop("output", None)
+            if name == "torch-eager-fp32":
+                reference = output
+            add_ratios(record, gflop, peaks)
+            details.append(record)
+    faithful = [d for d in details if d.get("ok") and d["max_abs_diff"] <= PARITY]
+    best = min(faithful, key=lambda d: d["latency_ms_bs1"])
+    return {"g_gflop": gflop, "infer_ms_bs1": best["latency_ms_bs1"], "infer_backend": best["name"],
+            "details": details}
+
+
+def train_results(config: Config, size: int, repeats: int, *, probe: bool) -> dict[str, Any]:
+    """Median Trainer.train_step time at batch 4 (after 2 warm-up steps); optionally the largest batch that runs."""
+    from .train import Trainer
+
+    with tempfile.TemporaryDirectory() as run_dir:
+        trainer = Trainer(config, run_dir)
+
+        def step(batch: int) -> float:
+            data = {"sketch": torch.rand(batch, 1, size, size) * 2 - 1, "color": torch.rand(batch, 3, size, size) * 2 - 1}
+            return timed(lambda: trainer.train_step(data), repeats=repeats, warmup=2)
+
+        result: dict[str, Any] = {"train_images_per_s_bs4": TRAIN_BATCH / step(TRAIN_BATCH)}
+        if probe:
+            result["train_max_batch"] = largest_batch(lambda b: trainer.train_step(
+                {"sketch": torch.zeros(b, 1, size, size), "color": torch.zeros(b, 3, size, size)}))
+    return result
+
+
+def largest_batch(step: Callable[[int], Any]) -> int:
+    """The largest of PROBE_BATCHES whose train step runs (stops at the first failure)."""
+    largest = 0
+    for batch in PROBE_BATCHES:
+        try:
+            step(batch)
+        except (RuntimeError, MemoryError):
+            break
+        largest = batch
+    return largest
+
+
+def draw_pair(rng: np.random.Generator, size: int) -> Image.Image:
+    """A side-by-side (sketch | color) pair of outlined shapes, as the data loader reads them."""
+    pair = Image.new("RGB", (2 * size, size), "white")
+    draw = ImageDraw.Draw(pair)
+    for _ in range(4):
+        x, y = (int(v) for v in rng.integers(0, size // 2, 2))
+        w, h = (int(v) for v in rng.integers(size // 4, size // 2, 2))
+        fill = tuple(int(v) for v in rng.integers(0, 256, 3))
+        draw.ellipse([x, y, x + w, y + h], outline=(0, 0, 0), width=2)
+        draw.ellipse([size + x, y, size + x + w, y + h], fill=fill, outline=(0, 0, 0), width=2)
+    return pair
+
+
+def loader_results(config: Config, size: int, *, count: int = 48, epochs: int = 2) -> dict[str, Any]:
+    """Images/s of the project's DataLoader (EpochSampler, config's workers) over synthetic pairs."""
+    from torch.utils.data import DataLoader
+
+    from .data import EpochSampler, load_split
+
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory() as root:
+        (Path(root) / "train").mkdir()
+        for index in range(count):
+            draw_pair(rng, size).save(Path(root) / "train" / f"pair_{index:03d}.png")
+        data = dataclasses.replace(config.data, size=size, load_size=None, sketch_side="left",
+                                   cache_dir=str(Path(root) / "cache"))
+        dataset = load_split(root, "train", data, augment=True)  # decoding is cached, as in training
+        sampler = EpochSampler(len(dataset), seed=0)
+        loader = DataLoader(dataset, batch_size=TRAIN_BATCH, sampler=sampler, num_workers=data.num_workers,
+                            drop_last=True, persistent_workers=data.num_workers > 0)
+        start, seen = time.perf_counter(), 0
+        for epoch in range(epochs):  # the first epoch includes starting the workers
+            sampler.set_epoch(epoch)
+            seen += sum(batch["sketch"].shape[0] for batch in loader)
+        return {"loader_images_per_s": seen / (time.perf_counter() - start), "loader_workers": data.num_workers}
+
+
+def machine_info() -> dict[str, Any]:
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": model, "threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
+            "torch": torch.__version__, "python": platform.python_version(), "load_average_start": os.getloadavg()}
+
+
+def run_benchmark(preset: str = "pix2pix", *, size: int = 256, repeats: int = 5, compile: bool = True,
+                  probe_batches: bool = False) -> dict[str, Any]:
+    """Benchmark `preset` (random weights) at `size`; returns a JSON-ready dict (see benchmarks/README.md).
+
+    `compile=False` skips the torch.compile variants; `probe_batches` adds `train_max_batch`.
+    """
+    config = load_config(preset, [f"data.size={size}", "train.device=cpu"])
+    machine = machine_info()
+    peaks = {"fp32": matmul_gflops(torch.float32, repeats=repeats)}
+    peaks["bf16"] = matmul_gflops(torch.bfloat16, repeats=repeats)
+    result: dict[str, Any] = {"preset": preset, "size": size, "repeats": repeats,
+                              "matmul_gflops_fp32": peaks["fp32"], "matmul_gflops_bf16": peaks["bf16"]}
+    result.update(inference_results(config, size, repeats, peaks, compile=compile))
+    result.update(train_results(config, size, repeats, probe=probe_batches))
+    result.update(loader_results(config, size))
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KB
+    machine["load_average_end"] = os.getloadavg()
+    result["machine"] = machine
+    return result
+
+
+def write_json(result: dict[str, Any], path: str | Path | None) -> str:
+    text = json.dumps(result, indent=2) + "\n"
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, text)
+    return text
