@@ -12,7 +12,7 @@ KEYS = ("g_gflop", "infer_ms_bs1", "infer_backend", "train_images_per_s_bs4", "l
 
 def test_benchmark_tiny(tmp_path):
     # torch.compile is skipped here: inductor takes tens of seconds to compile even this model.
-    result = run_benchmark("tiny", size=32, repeats=1, compile=False)
+    result = run_benchmark("tiny", size=32, repeats=1, use_compile=False)
     path = tmp_path / "result.json"
     write_json(result, path)
     loaded = json.loads(path.read_text())

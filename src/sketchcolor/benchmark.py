@@ -89,15 +89,15 @@ def onnx_runner(generator: torch.nn.Module, config: Config, workdir: Path) -> Ca
 
 
 def variant_builders(generator: torch.nn.Module, config: Config, workdir: Path, *,
-                     compile: bool = True) -> dict[str, Callable[[], Callable]]:
+                     use_compile: bool = True) -> dict[str, Callable[[], Callable]]:
     """Name -> zero-argument builder of a tensor-in, tensor-out runner (built lazily, inside try)."""
     compile_ = lambda: torch.compile(generator, mode="default", dynamic=False)  # noqa: E731
     builders = {"torch-eager-fp32": lambda: torch_runner(generator, False)}
     if bf16_supported():
         builders["torch-eager-bf16"] = lambda: torch_runner(generator, True)
-    if compile:  # inductor's first call takes tens of seconds per shape
+    if use_compile:  # inductor's first call takes tens of seconds per shape
         builders["torch-compile-fp32"] = lambda: torch_runner(compile_(), False)
-    if compile and bf16_supported():
+    if use_compile and bf16_supported():
         builders["torch-compile-bf16"] = lambda: torch_runner(compile_(), True)
     builders["onnxruntime-fp32"] = lambda: onnx_runner(generator, config, workdir)
     return builders
@@ -136,7 +136,7 @@ def add_ratios(record: dict[str, Any], gflop: float, peaks: dict[str, float]) ->
 
 
 def inference_results(config: Config, size: int, repeats: int, peaks: dict[str, float], *,
-                      compile: bool = True) -> dict[str, Any]:
+                      use_compile: bool = True) -> dict[str, Any]:
     torch.manual_seed(0)
     generator = build_generator(config.generator).eval()
     gflop = generator_gflop(generator, size)
@@ -144,7 +144,7 @@ def inference_results(config: Config, size: int, repeats: int, peaks: dict[str, 
     inputs = {b: torch.rand(b, 1, size, size, generator=rng) * 2 - 1 for b in (1, THROUGHPUT_BATCH)}
     details, reference = [], None
     with tempfile.TemporaryDirectory() as workdir:
-        for name, build in variant_builders(generator, config, Path(workdir), compile=compile).items():
+        for name, build in variant_builders(generator, config, Path(workdir), use_compile=use_compile).items():
             record = measure_variant(name, build, inputs, reference, repeats=repeats)
             output = record.pop("output", None)
             if name == "torch-eager-fp32":
@@ -237,11 +237,11 @@ def machine_info() -> dict[str, Any]:
             "torch": torch.__version__, "python": platform.python_version(), "load_average_start": os.getloadavg()}
 
 
-def run_benchmark(preset: str = "pix2pix", *, size: int = 256, repeats: int = 5, compile: bool = True,
+def run_benchmark(preset: str = "pix2pix", *, size: int = 256, repeats: int = 5, use_compile: bool = True,
                   probe_batches: bool = False) -> dict[str, Any]:
     """Benchmark `preset` (random weights) at `size`; returns a JSON-ready dict (see benchmarks/README.md).
 
-    `compile=False` skips the torch.compile variants; `probe_batches` adds `train_max_batch`.
+    `use_compile=False` skips the torch.compile variants; `probe_batches` adds `train_max_batch`.
     """
     config = load_config(preset, [f"data.size={size}", "train.device=cpu"])
     machine = machine_info()
@@ -249,7 +249,7 @@ def run_benchmark(preset: str = "pix2pix", *, size: int = 256, repeats: int = 5,
     peaks["bf16"] = matmul_gflops(torch.bfloat16, repeats=repeats)
     result: dict[str, Any] = {"preset": preset, "size": size, "repeats": repeats,
                               "matmul_gflops_fp32": peaks["fp32"], "matmul_gflops_bf16": peaks["bf16"]}
-    result.update(inference_results(config, size, repeats, peaks, compile=compile))
+    result.update(inference_results(config, size, repeats, peaks, use_compile=use_compile))
     result.update(train_results(config, size, repeats, probe=probe_batches))
     result.update(loader_results(config, size))
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KB

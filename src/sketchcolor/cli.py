@@ -265,7 +265,7 @@ def benchmark(preset: str, size: int, repeats: int, no_compile: bool, probe_batc
     """Measure a preset with random weights on this machine: FLOPs, latency per backend, training, loader."""
     from .benchmark import run_benchmark, write_json
 
-    result = run_benchmark(preset, size=size, repeats=repeats, compile=not no_compile, probe_batches=probe_batches)
+    result = run_benchmark(preset, size=size, repeats=repeats, use_compile=not no_compile, probe_batches=probe_batches)
     click.echo(write_json(result, json_path), nl=False)
 
 class _Format(logging.Formatter):
