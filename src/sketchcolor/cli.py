@@ -24,14 +24,16 @@ def cli() -> None:
 @cli.command()
 @click.option("--config", "config_name", default="paper", show_default=True,
               help="Preset name (paper, pix2pix, tiny, ...) or a YAML file.")
-@click.option("--data", "data_root", required=True, type=click.Path(path_type=Path),
-              help="Folder with train/ (and optionally val/) pairs.")
+@click.option("--data", "data_roots", required=True, multiple=True, metavar="DIR[@N]",
+              help="Folder with train/ (and optionally val/) pairs. Repeat to mix sets; DIR@N repeats "
+                   "DIR's pairs N times per epoch. Validation uses the first.")
 @click.option("--out", "run_dir", required=True, type=click.Path(path_type=Path), help="Run folder to write.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a config value, e.g. train.lr=1e-4.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its latest state.")
-def train(config_name: str, data_root: Path, run_dir: Path, overrides: tuple[str, ...], resume: bool) -> None:
+def train(config_name: str, data_roots: tuple[str, ...], run_dir: Path, overrides: tuple[str, ...], resume: bool) -> None:
     """Train a colorizer on paired sketch/color data."""
     from .config import load_config
+    from .data import DataSource
     from .train import Trainer
 
     saved = run_dir / "config.yaml"
@@ -39,7 +41,7 @@ def train(config_name: str, data_root: Path, run_dir: Path, overrides: tuple[str
         config = load_config(saved, list(overrides))
     else:
         config = load_config(config_name, list(overrides))
-    trainer = Trainer(config, run_dir, data_root)
+    trainer = Trainer(config, run_dir, [DataSource.parse(root) for root in data_roots])
     if resume and not trainer.resume():
         log.info("nothing to resume in %s: starting a new run", run_dir)
     trainer.fit()

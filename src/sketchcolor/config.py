@@ -34,6 +34,9 @@ class DataConfig:
     load_size: int | None = None  # resize to this, then random-crop `size` (None: no crop jitter)
     sketch_side: str = "auto"  # which half of a side-by-side pair is the sketch: auto|left|right
     flip: bool = False  # random horizontal flip of the pair
+    scale_jitter: bool = False  # crop a random side between size and load_size, resized to size
+    line_jitter: float = 0.0  # probability of thicker or thinner sketch lines
+    paper_jitter: float = 0.0  # probability of paper tone, grain and pencil-light lines on the sketch
     val_count: int = 8  # pairs held out of train/ for sample grids when there is no val/
     grid_count: int = 8  # validation pairs shown in each epoch's sample grid
     num_workers: int = 2  # DataLoader worker processes (0: load in the training process)

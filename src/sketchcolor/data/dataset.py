@@ -8,6 +8,7 @@ straight through, was resumed, or loads in worker processes.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -16,17 +17,22 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from ..errors import SketchcolorError
+from .augment import Jitter, augment
 from .cache import DecodedPairs, load_decoded
 from .sources import find_pairs, split_dir
 
 
 class PairDataset(Dataset):
-    """Aligned (sketch, color) pairs as tensors in [-1, 1]: sketch (1, S, S), color (3, S, S)."""
+    """Aligned (sketch, color) pairs as tensors in [-1, 1]: sketch (1, S, S), color (3, S, S).
 
-    def __init__(self, decoded: DecodedPairs, *, size: int, flip: bool = False, indices=None) -> None:
+    Indexed by an int (evaluation: the centre crop) or by (index, seed) from EpochSampler
+    (training: the augmentation drawn from that seed).
+    """
+
+    def __init__(self, decoded: DecodedPairs, *, size: int, jitter: Jitter | None = None, indices=None) -> None:
         self.decoded = decoded
         self.size = size
-        self.flip = flip
+        self.jitter = jitter or Jitter(size)
         self.indices = list(range(len(decoded.names)) if indices is None else indices)
 
     def __len__(self) -> int:
@@ -41,21 +47,30 @@ class PairDataset(Dataset):
         index, seed = item if isinstance(item, tuple) else (item, None)
         pixels = np.asarray(self.decoded.array[self.indices[index]])
         if seed is not None:
-            pixels = self._augment(pixels, np.random.default_rng(seed))
-        elif pixels.shape[0] != self.size:  # evaluation: the centre crop
-            offset = (pixels.shape[0] - self.size) // 2
+            tensor = augment(pixels, self.jitter, np.random.default_rng(seed)) * 2 - 1
+        else:
+            offset = (pixels.shape[0] - self.size) // 2  # evaluation: the centre crop
             pixels = pixels[offset : offset + self.size, offset : offset + self.size]
-        tensor = torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1))).float() / 127.5 - 1.0
+            tensor = torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1))).float() / 127.5 - 1.0
         return {"sketch": tensor[:1], "color": tensor[1:]}
 
-    def _augment(self, pixels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        room = pixels.shape[0] - self.size
-        if room > 0:
-            top, left = rng.integers(0, room + 1, size=2)
-            pixels = pixels[top : top + self.size, left : left + self.size]
-        if self.flip and rng.random() < 0.5:
-            pixels = pixels[:, ::-1]
-        return pixels
+
+class MixedPairs(Dataset):
+    """Several training sets as one, each repeated a whole number of times per epoch, so a
+    small set (38 anime pairs) is seen as often as the large one it is mixed with."""
+
+    def __init__(self, parts: list[tuple[PairDataset, int]]) -> None:
+        self.parts = parts
+        self.offsets = np.cumsum([0] + [len(part) * repeat for part, repeat in parts])
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def __getitem__(self, item: tuple[int, int]) -> dict[str, torch.Tensor]:
+        index, seed = item
+        which = int(np.searchsorted(self.offsets, index, side="right")) - 1
+        part = self.parts[which][0]
+        return part[((index - int(self.offsets[which])) % len(part), seed)]
 
 
 class EpochSampler(Sampler):
@@ -93,6 +108,25 @@ class EpochSampler(Sampler):
         return self.length // self.world_size - self.start
 
 
+@dataclass(frozen=True)
+class DataSource:
+    """A dataset folder and how many times its training pairs are repeated per epoch."""
+
+    root: Path
+    repeat: int = 1
+
+    @classmethod
+    def parse(cls, text: str | Path) -> "DataSource":
+        """`DIR` or `DIR@N` (repeat N times); a path that exists as written is never split."""
+        path = Path(text)
+        folder, sep, count = str(text).rpartition("@")
+        if path.exists() or not sep:
+            return cls(path)
+        if not count.isdigit() or int(count) < 1:
+            raise SketchcolorError(f"--data {text}: the repeat after @ must be a whole number of at least 1")
+        return cls(Path(folder), int(count))
+
+
 def load_split(root: str | Path, split: str, data_config, *, augment: bool) -> PairDataset:
     """Decode (or reuse the cache of) `root/split` as a PairDataset, given a DataConfig."""
     folder = split_dir(root, split)
@@ -102,11 +136,26 @@ def load_split(root: str | Path, split: str, data_config, *, augment: bool) -> P
     )
     if not decoded.names:
         raise SketchcolorError(f"no usable image pairs in {folder}")
-    return PairDataset(decoded, size=data_config.size, flip=augment and data_config.flip)
+    return PairDataset(decoded, size=data_config.size, jitter=Jitter.from_config(data_config) if augment else None)
 
 
-def train_val_sets(root: str | Path, data_config, seed: int) -> tuple[PairDataset, PairDataset]:
-    """The train set and a validation set: `root/val` if present, else a held-out slice of train."""
+def train_val_sets(sources: str | Path | list[DataSource], data_config, seed: int) -> tuple[Dataset, PairDataset]:
+    """The train set and a validation set.
+
+    Validation comes from the first source: its `val/` if present, else a held-out slice of
+    its train pairs. Further sources only add training pairs (all of them).
+    """
+    if not isinstance(sources, list):
+        sources = [DataSource(Path(sources))]
+    first, *others = sources
+    train, val = _train_val(first.root, data_config, seed)
+    if not others and first.repeat == 1:
+        return train, val
+    parts = [(train, first.repeat)] + [(load_split(s.root, "train", data_config, augment=True), s.repeat) for s in others]
+    return MixedPairs(parts), val
+
+
+def _train_val(root: Path, data_config, seed: int) -> tuple[PairDataset, PairDataset]:
     train = load_split(root, "train", data_config, augment=True)
     if (Path(root) / "val").is_dir():
         return train, load_split(root, "val", data_config, augment=False)
@@ -115,4 +164,4 @@ def train_val_sets(root: str | Path, data_config, seed: int) -> tuple[PairDatase
         raise SketchcolorError(f"{root}: need at least 2 pairs to hold one out for validation")
     order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed)).tolist()
     val = PairDataset(train.decoded, size=data_config.size, indices=order[:held])
-    return PairDataset(train.decoded, size=data_config.size, flip=train.flip, indices=order[held:]), val
+    return PairDataset(train.decoded, size=data_config.size, jitter=train.jitter, indices=order[held:]), val

@@ -24,7 +24,7 @@ from tqdm import tqdm
 from .. import losses
 from ..checkpoint import load_state, save_model, save_state
 from ..config import Config
-from ..data import EpochSampler, train_val_sets
+from ..data import DataSource, EpochSampler, train_val_sets
 from ..device import resolve_device
 from ..models import build_discriminator, build_generator
 from ..errors import SketchcolorError
@@ -36,7 +36,7 @@ log = logging.getLogger("sketchcolor")
 
 
 class Trainer:
-    def __init__(self, config: Config, run_dir: str | Path, data_root: str | Path | None = None) -> None:
+    def __init__(self, config: Config, run_dir: str | Path, data: str | Path | list[DataSource] | None = None) -> None:
         self.config, self.run_dir = config, Path(run_dir)
         self.device = resolve_device(config.train.device)
         self.dist = init_distributed(self.device.type)
@@ -52,8 +52,8 @@ class Trainer:
         self.epoch = self.epoch_step = self.step = 0
         self.best: float | None = None  # best validation value of eval.metric so far
         self._stop_signal: int | None = None
-        if data_root is not None:
-            self.train_set, self.val_set = train_val_sets(data_root, config.data, config.train.seed)
+        if data is not None:  # one folder, or several sources mixed (validation from the first)
+            self.train_set, self.val_set = train_val_sets(data, config.data, config.train.seed)
 
     def _build_networks(self) -> tuple[torch.nn.Module, torch.nn.Module]:
         config = self.config
