@@ -13,8 +13,11 @@ def run_cli(*args, cwd=None):
 
 def test_train_then_colorize_a_folder(pair_root, tmp_path):
     run = tmp_path / "run"
-    trained = run_cli("train", "--config", "tiny", "--data", pair_root, "--out", run,
-                      "--set", "train.max_steps=2", "--set", f"data.cache_dir={tmp_path / 'cache'}")
+    from conftest import write_pairs
+
+    write_pairs(tmp_path / "extra" / "train", 3, start=50)  # a second, small set mixed in
+    trained = run_cli("train", "--config", "tiny", "--data", pair_root, "--data", f"{tmp_path / 'extra'}@2",
+                      "--out", run, "--set", "train.max_steps=2", "--set", f"data.cache_dir={tmp_path / 'cache'}")
     assert trained.returncode == 0, trained.stderr
     assert "step 2" in trained.stdout and (run / "latest" / "generator.safetensors").is_file()
 
@@ -37,6 +40,15 @@ def test_train_then_colorize_a_folder(pair_root, tmp_path):
     assert Image.open(out / "a.png").mode == "RGB"
     assert not (out / "broken.png").exists()
 
+    layered = run_cli("colorize", sketches / "a.png", "-o", tmp_path / "layers", "--model", run,
+                      "--layers", "--detail", "tiles")
+    assert layered.returncode == 0, layered.stderr
+    names = sorted(p.name for p in (tmp_path / "layers").iterdir())
+    assert names == ["a.flat.png", "a.lines-alpha.png", "a.lines.png", "a.png"]
+    assert Image.open(tmp_path / "layers" / "a.lines-alpha.png").mode == "LA"
+    refused = run_cli("colorize", sketches / "a.png", "-o", tmp_path / "x", "--layers", "--lines", "model")
+    assert refused.returncode != 0 and "--layers needs --lines keep" in refused.stderr
+
     exported = run_cli("export", "model", "--model", run, "--out", tmp_path / "export", "--half")
     assert exported.returncode == 0, exported.stderr
     from sketchcolor.checkpoint import load_model
@@ -50,6 +62,7 @@ def test_expected_failures_are_one_line(tmp_path):
         ("train", "--config", "tiny", "--data", tmp_path / "nowhere", "--out", tmp_path / "r"),
         ("train", "--config", "tiny", "--data", tmp_path, "--out", tmp_path / "r", "--set", "train.lr=fast"),
         ("colorize", tmp_path, "-o", tmp_path / "o", "--model", tmp_path / "no-model"),
+        ("train", "--config", "tiny", "--data", f"{tmp_path / 'nowhere'}@0", "--out", tmp_path / "r"),
     ]
     for args in cases:
         result = run_cli(*args)

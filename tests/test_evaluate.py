@@ -10,11 +10,14 @@ import pytest
 import torch
 from PIL import Image
 
+from sketchcolor.baselines import SketchCopy
 from sketchcolor.checkpoint import save_model
 from sketchcolor.data import load_split
 from sketchcolor.evaluate import evaluate, is_better, load_fid, summarize
 from sketchcolor.inference import Colorizer
+from sketchcolor.errors import SketchcolorError
 from sketchcolor.metrics import fid as fid_lib
+from sketchcolor.metrics.lines import line_scores
 from sketchcolor.models import build_generator
 
 
@@ -49,7 +52,7 @@ def test_a_perfect_colorizer_scores_perfectly(pair_root, tiny_config):
         def colorize_tensors(self, sketches):
             return torch.stack([reals[s.sum().item()] for s in sketches])
 
-    oracle = Oracle(build_generator(tiny_config.generator), tiny_config, device=torch.device("cpu"))
+    oracle = Oracle(build_generator(tiny_config.generator), tiny_config, device=torch.device("cpu"), lines="model")
     result = evaluate(oracle, dataset, progress=False)
     assert result.metrics["n"] == 4 and result.metrics["fid"] is None
     assert result.metrics["ssim_mean"] == pytest.approx(1.0, abs=1e-4)
@@ -102,3 +105,56 @@ def test_training_validates_keeps_best_and_plots(tmp_path, pair_root, tiny_confi
     assert best["ssim_mean"] == pytest.approx(best_value) and trainer.best == pytest.approx(best_value)
     png = plot_run(run)
     assert png.exists() and Image.open(png).size[0] > 500
+
+
+def test_line_scores_count_kept_lost_and_invented_lines():
+    sketch = torch.ones(1, 1, 20, 20)
+    sketch[..., 10, 2:18] = 0  # one line of 16 pixels
+    kept = sketch.expand(-1, 3, -1, -1).clone()
+    scores = line_scores(kept, sketch)
+    assert scores["line_recall"].item() == 1 and scores["line_precision"].item() == 1
+    shifted = torch.roll(kept, 1, dims=2)  # a one-pixel shift is forgiven
+    assert line_scores(shifted, sketch)["line_f1"].item() == 1
+    lost = torch.ones_like(kept)
+    lost[..., 10, 2:10] = 0  # half the line kept: 8 pixels, and the 9th is within the tolerance
+    assert line_scores(lost, sketch)["line_recall"].item() == pytest.approx(9 / 16)
+    smudged = kept.clone()
+    smudged[..., 0:4, :] = 0  # 80 dark pixels far from any ink
+    assert line_scores(smudged, sketch)["line_precision"].item() == pytest.approx(16 / 96)
+
+
+def test_sketch_floor_and_kept_lines_score_perfect_line_recall(pair_root, tiny_config):
+    dataset = load_split(pair_root, "val", tiny_config.data, augment=False)
+    floor = evaluate(SketchCopy(), dataset, progress=False).metrics
+    assert floor["line_f1_mean"] == 1 and floor["colorfulness_generated_mean"] == 0
+
+    class Blank(SketchCopy):  # paints white paper everywhere: no lines of its own
+        def colorize_tensors(self, sketches):
+            return torch.ones_like(sketches).expand(-1, 3, -1, -1)
+
+    blank = Blank()
+    assert evaluate(blank, dataset, progress=False).metrics["line_recall_mean"] == 0
+    blank.lines = "keep"  # the sketch's lines laid over the blank colors
+    assert evaluate(blank, dataset, progress=False).metrics["line_recall_mean"] == 1
+
+
+def test_aligned_only_reads_the_manifest_above_the_split(pair_root, tiny_config):
+    names = sorted(p.name for p in (pair_root / "val").iterdir())
+    entries = [{"file": f"val/{name}", "aligned": i % 2 == 0} for i, name in enumerate(names)]
+    (pair_root / "manifest.json").write_text(json.dumps(entries))
+    dataset = load_split(pair_root, "val", tiny_config.data, augment=False, aligned=True)
+    assert dataset.decoded.names == names[::2]
+    (pair_root / "manifest.json").write_text(json.dumps({"file": 3}))
+    with pytest.raises(SketchcolorError, match="not a list"):
+        load_split(pair_root, "val", tiny_config.data, augment=False, aligned=True)
+
+
+def test_evaluate_cli_scores_the_sketch_floor(tmp_path, pair_root):
+    out = tmp_path / "floor"
+    result = run_cli("evaluate", "--baseline", "sketch", "--data", pair_root, "--split", "val", "--out", out,
+                     "--size", 32)
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["model"] == "baseline:sketch" and metrics["line_f1_mean"] == 1 and metrics["n"] == 4
+    both = run_cli("evaluate", "--baseline", "sketch", "--model", "x", "--data", pair_root)
+    assert both.returncode != 0 and "not both" in both.stderr

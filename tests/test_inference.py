@@ -7,6 +7,7 @@ from sketchcolor import Colorizer
 from sketchcolor.checkpoint import save_model
 from sketchcolor.errors import SketchcolorError
 from sketchcolor.models import build_generator
+from sketchcolor.tiling import colorize_tiled, letterbox, tile_region
 
 
 @pytest.fixture
@@ -60,3 +61,49 @@ def test_kept_lines_are_exactly_the_sketch_lines_at_full_size(model_dir):
     assert (kept[99] > 0).any() and (kept[101] > 0).any()  # ... and the line does not spread
     with pytest.raises(SketchcolorError, match="lines must be"):
         Colorizer.from_pretrained(model_dir, device="cpu", lines="thick")
+
+
+def test_letterbox_keeps_the_aspect_ratio_on_white_paper():
+    page = Image.new("L", (300, 100), 0)
+    region = letterbox(page, 30)
+    assert region.sketch.shape == (1, 30, 30) and region.box == (10, 0, 10, 30)
+    assert (region.crop(region.sketch) == -1).all()  # the page, black as drawn
+    assert (region.sketch[:, :10] == 1).all() and (region.sketch[:, 20:] == 1).all()  # paper around it
+
+
+def test_tiles_cover_the_page_and_blend_without_seams():
+    colorize_calls = []
+
+    def constant(tiles):  # every tile is painted the same color: blending must not change it
+        colorize_calls.append(len(tiles))
+        return torch.full((len(tiles), 3, 16, 16), 0.25)
+
+    region = tile_region(Image.new("L", (100, 40), 255), 16)  # longer side -> 2 x 16
+    assert region.sketch.shape == (1, 16, 32) and region.box == (1, 0, 13, 32)
+    colors = colorize_tiled(constant, region.sketch, 16, batch_size=2)
+    assert colors.shape == (3, 16, 32) and torch.allclose(colors, torch.tensor(0.25))
+    assert sum(colorize_calls) == 3 and max(colorize_calls) <= 2  # offsets 0, 8, 16; batched by 2
+
+
+def test_tiled_detail_gives_full_size_pages_with_lines_kept(model_dir):
+    page = Image.new("L", (260, 90), 255)
+    ImageDraw.Draw(page).line([(5, 45), (255, 45)], fill=0, width=1)
+    colorizer = Colorizer.from_pretrained(model_dir, device="cpu", detail="tiles")
+    kept = np.asarray(colorizer(page), dtype=np.int32)
+    assert kept.shape == (90, 260, 3) and (kept[45, 5:255] == 0).all() and (kept[44] > 0).any()
+    with pytest.raises(SketchcolorError, match="detail must be"):
+        Colorizer.from_pretrained(model_dir, device="cpu", detail="fine")
+
+
+def test_layers_recompose_into_the_composite(model_dir):
+    page = Image.new("L", (70, 50), 255)
+    ImageDraw.Draw(page).ellipse([10, 10, 60, 40], outline=40, width=2)
+    layers = Colorizer.from_pretrained(model_dir, device="cpu").layers([page])[0]
+    assert layers.flat.size == layers.lines.size == layers.composite.size == page.size
+    flat = np.asarray(layers.flat, dtype=np.int32)
+    gray = np.asarray(page, dtype=np.int32)[:, :, None]
+    assert np.array_equal(np.asarray(layers.composite), ((flat * gray + 127) // 255).astype(np.uint8))
+    ink = layers.line_art()
+    assert ink.mode == "LA" and ink.getpixel((0, 0)) == (0, 0) and ink.getpixel((35, 10))[1] >= 200
+    raw = Colorizer.from_pretrained(model_dir, device="cpu", lines="model").layers([page])[0]
+    assert raw.flat is None and raw.composite.size == page.size

@@ -60,18 +60,24 @@ def train(config_name: str, data_roots: tuple[str, ...], run_dir: Path, override
               help="onnx: run with ONNX Runtime (exported once and cached; --model may be an .onnx file).")
 @click.option("--precision", default="fp32", type=click.Choice(["fp32", "bf16"]), show_default=True,
               help="bf16: torch autocast where supported, else fp32 with a note.")
+@click.option("--detail", default="whole", type=click.Choice(["whole", "tiles"]), show_default=True,
+              help="whole: the page at the model's size; tiles: overlapping tiles at twice that, for large pages.")
+@click.option("--layers", is_flag=True,
+              help="Also write NAME.flat.png, NAME.lines.png and NAME.lines-alpha.png (needs --lines keep).")
 def colorize(inputs: tuple[str, ...], out_dir: Path, model: str | None, device: str, batch_size: int, lines: str,
-             backend: str, precision: str) -> None:
-    """Colorize sketches (files, folders or globs) into OUT/<name>.png."""
+             backend: str, precision: str, detail: str, layers: bool) -> None:
+    """Colorize sketches (files, folders or globs) into OUT/<name>.png, at each input's size."""
     from .colorize_files import colorize_paths, expand_inputs
     from .inference import Colorizer
 
+    if layers and lines != "keep":
+        raise click.UsageError("--layers needs --lines keep: the network's own output has no separate layers")
     colorizer = Colorizer.from_pretrained(model, device=device, batch_size=batch_size, lines=lines,
-                                          backend=backend, precision=precision)
+                                          backend=backend, precision=precision, detail=detail)
     paths, missing = expand_inputs(inputs)
     for message in missing:
         log.error("%s", message)
-    written, failed = colorize_paths(colorizer, paths, out_dir)
+    written, failed = colorize_paths(colorizer, paths, out_dir, layers=layers)
     click.echo(f"colorized {written} of {len(paths) + len(missing)} inputs into {out_dir}")
     if failed or missing:
         sys.exit(1)
@@ -90,8 +96,16 @@ def colorize(inputs: tuple[str, ...], out_dir: Path, model: str | None, device: 
 @click.option("--sketch-side", default="auto", type=click.Choice(["auto", "left", "right"]), show_default=True)
 @click.option("--device", default="auto", show_default=True)
 @click.option("--batch-size", default=8, show_default=True)
-def evaluate(model, data_root, split, report_dir, fid_weights, limit, size, sketch_side, device, batch_size) -> None:
-    """Score a model on a split: SSIM, PSNR, L1, colorfulness, CIEDE2000 and FID."""
+@click.option("--lines", default="keep", type=click.Choice(["keep", "model"]), show_default=True,
+              help="Score the output `colorize --lines` gives: the sketch's lines kept, or the network's own.")
+@click.option("--baseline", type=click.Choice(["sketch"]), default=None,
+              help="Score a floor instead of a model: `sketch` outputs the sketch itself.")
+@click.option("--aligned-only", is_flag=True,
+              help="Only pairs that the data's manifest.json marks \"aligned\": true.")
+def evaluate(model, data_root, split, report_dir, fid_weights, limit, size, sketch_side, device, batch_size, lines,
+             baseline, aligned_only) -> None:
+    """Score a model on a split: SSIM, PSNR, L1, colorfulness, CIEDE2000, line fidelity and FID."""
+    from .baselines import BASELINES
     from .config import DataConfig
     from .data import load_split
     from .data.cache import default_cache_dir
@@ -99,14 +113,21 @@ def evaluate(model, data_root, split, report_dir, fid_weights, limit, size, sket
     from .evaluate import format_table, load_fid, write_report
     from .inference import Colorizer, model_label, resolve_model_dir
 
-    model_dir = resolve_model_dir(model)
-    colorizer = Colorizer.from_pretrained(model_dir, device=device, batch_size=batch_size)
-    dataset = load_split(data_root, split, DataConfig(size=size, sketch_side=sketch_side), augment=False)
+    if baseline and model:
+        raise click.UsageError("give --model or --baseline, not both")
+    if baseline:
+        colorizer, label, source = BASELINES[baseline](), baseline, f"baseline:{baseline}"
+    else:
+        model_dir = resolve_model_dir(model)
+        colorizer = Colorizer.from_pretrained(model_dir, device=device, batch_size=batch_size, lines=lines)
+        label, source = model_label(model_dir), str(model_dir)
+    dataset = load_split(data_root, split, DataConfig(size=size, sketch_side=sketch_side), augment=False,
+                         aligned=aligned_only)
     fid = load_fid(fid_weights, colorizer.device, default_cache_dir() / "fid")
     evaluation = run_evaluation(colorizer, dataset, fid=fid, batch_size=batch_size, limit=limit)
-    info = {"model": str(model_dir), "data": str(data_root), "split": split, "size": size,
-            "skipped": len(dataset.decoded.skipped)}
-    report_dir = report_dir or Path("reports") / f"{model_label(model_dir)}-{split}"
+    info = {"model": source, "data": str(data_root), "split": split, "size": size, "lines": colorizer.lines,
+            "aligned_only": aligned_only, "skipped": len(dataset.decoded.skipped)}
+    report_dir = report_dir or Path("reports") / f"{label}-{split}"
     write_report(evaluation, report_dir, info)
     click.echo(format_table(evaluation.metrics))
     click.echo(f"report: {report_dir / 'metrics.json'}, {report_dir / 'grid.png'}")

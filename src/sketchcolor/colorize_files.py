@@ -9,7 +9,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .imageio import IMAGE_SUFFIXES, ImageReadError, list_images, read_image
-from .inference import Colorizer
+from .inference import Colorizer, Layers
 
 log = logging.getLogger("sketchcolor")
 
@@ -40,8 +40,13 @@ def expand_inputs(inputs: list[str] | tuple[str, ...]) -> tuple[list[Path], list
     return paths, missing
 
 
-def colorize_paths(colorizer: Colorizer, paths: list[Path], out_dir: Path) -> tuple[int, list[Path]]:
-    """Colorize `paths` into out_dir/<stem>.png; returns (written count, failed paths)."""
+def colorize_paths(colorizer: Colorizer, paths: list[Path], out_dir: Path, *,
+                   layers: bool = False) -> tuple[int, list[Path]]:
+    """Colorize `paths` into out_dir/<stem>.png; returns (written count, failed paths).
+
+    With `layers`, also <stem>.flat.png (the colors), <stem>.lines.png (the gray sketch)
+    and <stem>.lines-alpha.png (the ink on transparency) beside it.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     written, failed = 0, []
     bar = tqdm(total=len(paths), unit="img", disable=len(paths) < 2, leave=False)
@@ -54,9 +59,17 @@ def colorize_paths(colorizer: Colorizer, paths: list[Path], out_dir: Path) -> tu
             except ImageReadError as err:
                 log.error("%s", err)
                 failed.append(path)
-        for path, result in zip(chunk, colorizer(images) if images else []):
-            result.save(out_dir / f"{path.stem}.png")
+        for path, page in zip(chunk, colorizer.layers(images) if images else []):
+            save_page(page, out_dir / f"{path.stem}.png", layers)
             written += 1
         bar.update(len(paths[start : start + colorizer.batch_size]))
     bar.close()
     return written, failed
+
+
+def save_page(page: Layers, target: Path, layers: bool) -> None:
+    page.composite.save(target)
+    if layers and page.flat is not None:
+        page.flat.save(target.with_suffix(".flat.png"))
+        page.lines.save(target.with_suffix(".lines.png"))
+        page.line_art().save(target.with_suffix(".lines-alpha.png"))

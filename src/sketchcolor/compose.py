@@ -39,3 +39,10 @@ def multiply_lines(flat: Image.Image, sketch: Image.Image) -> Image.Image:
     color = np.asarray(flat.convert("RGB"), dtype=np.uint16)
     lines = np.asarray(sketch.convert("L"), dtype=np.uint16)[:, :, None]
     return Image.fromarray(((color * lines + 127) // 255).astype(np.uint8), "RGB")
+
+
+def keep_lines(colors: torch.Tensor, sketches: torch.Tensor) -> torch.Tensor:
+    """`flat_colors` then the sketch multiplied over, on tensors in [-1, 1] of one size:
+    what `--lines keep` produces, for scoring it batched."""
+    flat = (flat_colors(colors, sketches) + 1) / 2
+    return flat * (sketches + 1) - 1

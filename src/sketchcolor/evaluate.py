@@ -24,8 +24,10 @@ from .data import PairDataset
 from .grids import comparison_grid
 from .imageio import to_pil
 from .inference import Colorizer
+from .compose import keep_lines
 from .metrics import ciede2000, colorfulness, mean_abs_error, psnr, ssim
 from .metrics import fid as fid_lib
+from .metrics.lines import line_scores
 
 log = logging.getLogger("sketchcolor")
 LOWER_IS_BETTER = {"fid", "l1_mean", "ciede2000_mean"}
@@ -39,6 +41,7 @@ PER_IMAGE = {
     "colorfulness_generated": lambda gen, real: colorfulness(gen),
     "colorfulness_real": lambda gen, real: colorfulness(real),
 }
+LINE_METRICS = ("line_precision", "line_recall", "line_f1")  # against the sketch: metrics/lines.py
 
 
 @dataclass
@@ -87,20 +90,28 @@ def evaluate(
     grid_count: int = 8,
     progress: bool = True,
 ) -> Evaluation:
-    """Colorize `dataset`'s sketches and score them; metrics are means over images (and stds for SSIM)."""
+    """Colorize `dataset`'s sketches and score them; metrics are means over images (and stds for SSIM).
+
+    The output scored is what the colorizer's `lines` mode gives a user: with "keep", the
+    sketch's lines over the flattened colors; with "model", the network's own image.
+    """
     count = len(dataset) if limit is None else min(limit, len(dataset))
     subset = torch.utils.data.Subset(dataset, range(count))
     loader = DataLoader(subset, batch_size=batch_size, shuffle=False)
-    scores: dict[str, list[float]] = {name: [] for name in PER_IMAGE}
+    scores: dict[str, list[float]] = {name: [] for name in [*PER_IMAGE, *LINE_METRICS]}
     generated_features, real_features, grid_parts = [], [], []
     real_stats_key = fid and fid_lib.statistics_key(dataset.fingerprint(), str(count), fid.weights_name)
     need_real = fid is not None and not (fid.cache_dir / f"{real_stats_key}.npz").exists()
     for batch in tqdm(loader, desc="evaluating", leave=False, disable=not progress):
         colors = colorizer.colorize_tensors(batch["sketch"])
+        if getattr(colorizer, "lines", "model") == "keep":
+            colors = keep_lines(colors, batch["sketch"].to(colors.device))
         generated = _quantize((colors + 1) / 2)  # what a saved PNG holds
         real = ((batch["color"] + 1) / 2).to(generated.device)
         for name, function in PER_IMAGE.items():
             scores[name] += function(generated, real).cpu().tolist()
+        for name, values in line_scores(generated, ((batch["sketch"] + 1) / 2).to(generated.device)).items():
+            scores[name] += values.cpu().tolist()
         if fid is not None:
             generated_features.append(fid.extractor(generated).cpu().numpy())
             if need_real:

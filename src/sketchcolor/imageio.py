@@ -86,6 +86,11 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
+def to_gray(image: Image.Image) -> Image.Image:
+    """Any PIL mode -> 8-bit gray, transparency on white (a sketch is ink on paper)."""
+    return image if image.mode == "L" else to_rgb(image).convert("L")
+
+
 def to_tensor(image: Image.Image, channels: int) -> torch.Tensor:
     """PIL image -> float tensor (channels, H, W) in [-1, 1]; channels is 1 (gray) or 3 (RGB)."""
     mode = {1: "L", 3: "RGB"}[channels]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import nullcontext
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,7 +18,8 @@ from .compose import LINE_MODES, flat_colors, multiply_lines
 from .config import Config
 from .device import resolve_device
 from .errors import SketchcolorError
-from .imageio import to_pil, to_rgb, to_tensor
+from .imageio import to_gray, to_pil
+from .tiling import DETAIL_MODES, Region, colorize_tiled, letterbox, tile_region
 
 if TYPE_CHECKING:
     from .export import OnnxGenerator
@@ -64,9 +66,11 @@ class Colorizer:
     """
 
     def __init__(self, generator: torch.nn.Module | OnnxGenerator, config: Config, *, device: torch.device,
-                 batch_size: int = 8, lines: str = "keep", precision: str = "fp32"):
+                 batch_size: int = 8, lines: str = "keep", precision: str = "fp32", detail: str = "whole"):
         if lines not in LINE_MODES:
             raise SketchcolorError(f"lines must be one of {', '.join(LINE_MODES)}, not {lines!r}")
+        if detail not in DETAIL_MODES:
+            raise SketchcolorError(f"detail must be one of {', '.join(DETAIL_MODES)}, not {detail!r}")
         if precision not in PRECISIONS:
             raise SketchcolorError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
         is_torch = isinstance(generator, torch.nn.Module)
@@ -75,12 +79,14 @@ class Colorizer:
         self.device = device
         self.batch_size = batch_size
         self.lines = lines
+        self.detail = detail
         self.size = config.data.size
         self.precision = precision if precision == "fp32" or _bf16_runs(device, is_torch) else "fp32"
 
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None, *, device: str = "auto", batch_size: int = 8,
-                        lines: str = "keep", backend: str = "torch", precision: str = "fp32") -> "Colorizer":
+                        lines: str = "keep", backend: str = "torch", precision: str = "fp32",
+                        detail: str = "whole") -> "Colorizer":
         """Load a model directory or run folder (None: the bundled default model).
 
         `backend="onnx"` runs it with ONNX Runtime: a model directory is exported once and
@@ -98,14 +104,30 @@ class Colorizer:
             raise SketchcolorError(f"{model} is an ONNX file: load it with backend='onnx'")
         else:
             generator, config, _ = load_model(model, device=target)
-        return cls(generator, config, device=target, batch_size=batch_size, lines=lines, precision=precision)
+        return cls(generator, config, device=target, batch_size=batch_size, lines=lines, precision=precision,
+                   detail=detail)
 
     def __call__(self, images: Image.Image | list[Image.Image]) -> Image.Image | list[Image.Image]:
+        """Colorized pages, each at its input's full size."""
         if isinstance(images, Image.Image):
-            return self([images])[0]
-        results: list[Image.Image] = []
+            return self.layers([images])[0].composite
+        return [page.composite for page in self.layers(images)]
+
+    def layers(self, images: list[Image.Image]) -> list[Layers]:
+        """Each page as layers: the composite, and with lines="keep" the flat colors and lines."""
+        results: list[Layers] = []
+        if self.detail == "tiles":
+            for image in images:
+                gray = to_gray(image)
+                region = tile_region(gray, self.size)
+                colors = colorize_tiled(self.colorize_tensors, region.sketch, self.size, self.batch_size)
+                results.append(self._compose(colors, region, gray))
+            return results
         for start in range(0, len(images), self.batch_size):
-            results += self._colorize_batch(images[start : start + self.batch_size])
+            grays = [to_gray(image) for image in images[start : start + self.batch_size]]
+            regions = [letterbox(gray, self.size) for gray in grays]
+            colors = self.colorize_tensors(torch.stack([region.sketch for region in regions])).cpu()
+            results += [self._compose(c, region, gray) for c, region, gray in zip(colors, regions, grays)]
         return results
 
     @torch.no_grad()
@@ -122,17 +144,29 @@ class Colorizer:
                                    align_corners=False).clamp(-1, 1)
         return colors
 
-    def _colorize_batch(self, images: list[Image.Image]) -> list[Image.Image]:
-        # Images of different sizes: bring each to the working size on its own first.
-        pages = [to_rgb(image) for image in images]
-        working = [page.resize((self.size, self.size), Image.Resampling.BICUBIC) for page in pages]
-        sketches = torch.stack([to_tensor(image, 1) for image in working]).to(self.device)
-        colors = self.colorize_tensors(sketches)
+    def _compose(self, colors: torch.Tensor, region: Region, page: Image.Image) -> Layers:
+        """Colors (3, h, w) for a region -> the page at full size, lines as --lines says."""
         if self.lines == "model":
-            return [to_pil(color).resize(page.size, Image.Resampling.BICUBIC) for color, page in zip(colors.cpu(), pages)]
-        flat = flat_colors(colors, sketches).cpu()
-        return [multiply_lines(to_pil(color).resize(page.size, Image.Resampling.BICUBIC), page)
-                for color, page in zip(flat, pages)]
+            return Layers(to_pil(region.crop(colors)).resize(page.size, Image.Resampling.BICUBIC))
+        flat = to_pil(region.crop(flat_colors(colors[None], region.sketch[None])[0]))
+        flat = flat.resize(page.size, Image.Resampling.BICUBIC)
+        return Layers(multiply_lines(flat, page), flat=flat, lines=page)
+
+
+@dataclass
+class Layers:
+    """One colorized page. With lines kept, also the layers it is made of, as a painter
+    would stack them: the flat colors, and over them the sketch in multiply mode."""
+
+    composite: Image.Image
+    flat: Image.Image | None = None
+    lines: Image.Image | None = None  # the page's own gray sketch
+
+    def line_art(self) -> Image.Image:
+        """The lines as black ink on transparency (alpha = darkness), for painting programs."""
+        ink = Image.new("LA", self.lines.size, 0)
+        ink.putalpha(self.lines.point(lambda value: 255 - value))
+        return ink
 
 
 def _bf16_runs(device: torch.device, is_torch: bool) -> bool:

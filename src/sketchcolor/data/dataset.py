@@ -19,7 +19,7 @@ from torch.utils.data import Dataset, Sampler
 from ..errors import SketchcolorError
 from .augment import Jitter, augment
 from .cache import DecodedPairs, load_decoded
-from .sources import find_pairs, split_dir
+from .sources import aligned_only, find_pairs, split_dir
 
 
 class PairDataset(Dataset):
@@ -127,12 +127,14 @@ class DataSource:
         return cls(Path(folder), int(count))
 
 
-def load_split(root: str | Path, split: str, data_config, *, augment: bool) -> PairDataset:
-    """Decode (or reuse the cache of) `root/split` as a PairDataset, given a DataConfig."""
+def load_split(root: str | Path, split: str, data_config, *, augment: bool, aligned: bool = False) -> PairDataset:
+    """Decode (or reuse the cache of) `root/split` as a PairDataset, given a DataConfig;
+    `aligned` keeps only the pairs a manifest marks as pixel-aligned."""
     folder = split_dir(root, split)
     decode_size = (data_config.load_size or data_config.size) if augment else data_config.size
+    pairs = aligned_only(find_pairs(folder), folder) if aligned else find_pairs(folder)
     decoded = load_decoded(
-        find_pairs(folder), decode_size, data_config.sketch_side, data_config.cache_dir, data_config.num_workers
+        pairs, decode_size, data_config.sketch_side, data_config.cache_dir, data_config.num_workers
     )
     if not decoded.names:
         raise SketchcolorError(f"no usable image pairs in {folder}")

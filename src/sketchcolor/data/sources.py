@@ -9,6 +9,7 @@ A split folder (`DIR/train`, `DIR/val`, `DIR/test`) may hold either layout.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,6 +70,28 @@ def find_pairs(folder: str | Path) -> list[PairSource]:
     if not pairs:
         raise SketchcolorError(f"no image pairs found in {folder}")
     return pairs
+
+
+def aligned_only(pairs: list[PairSource], folder: str | Path) -> list[PairSource]:
+    """The pairs that a `manifest.json` (in the folder or up to two levels above it) marks
+    `"aligned": true`: only those are fit for pixel metrics. Entries name files relative to
+    the manifest's folder, as `../shared/data/anime-pairs/manifest.json` does."""
+    folder = Path(folder).resolve()
+    for place in (folder, folder.parent, folder.parent.parent):
+        manifest = place / "manifest.json"
+        if manifest.is_file():
+            break
+    else:
+        raise SketchcolorError(f"--aligned-only: no manifest.json in or above {folder}")
+    try:
+        entries = json.loads(manifest.read_text())
+        aligned = {(place / entry["file"]).resolve() for entry in entries if entry.get("aligned")}
+    except (ValueError, TypeError, KeyError, AttributeError) as err:
+        raise SketchcolorError(f"{manifest}: not a list of {{\"file\", \"aligned\"}} entries ({err})") from None
+    kept = [pair for pair in pairs if pair.path.resolve() in aligned]
+    if not kept:
+        raise SketchcolorError(f"{manifest} marks none of the pairs in {folder} as aligned")
+    return kept
 
 
 def load_pair(source: PairSource, sketch_side: str = "auto") -> tuple[Image.Image, Image.Image]:

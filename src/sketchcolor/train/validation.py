@@ -30,7 +30,7 @@ class Validator:
 
     def __call__(self, generator: torch.nn.Module, val_set: PairDataset, epoch: int, step: int) -> dict:
         """Score `generator` on `val_set`; append to metrics.jsonl; save best/ when it improves."""
-        colorizer = Colorizer(generator, self.config, device=self.device)
+        colorizer = Colorizer(generator, self.config, device=self.device, lines="model")  # the network alone
         result = evaluate(colorizer, val_set, fid=self.fid, limit=self.config.eval.limit, progress=False)
         generator.train()
         metrics = {key: result.metrics.get(key) for key in LOGGED}
