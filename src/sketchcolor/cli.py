@@ -134,6 +134,52 @@ def evaluate(model, data_root, split, report_dir, fid_weights, limit, size, sket
 
 
 @cli.command()
+@click.argument("methods", nargs=-1, required=True)
+@click.option("--data", "data_root", required=True, type=click.Path(path_type=Path), help="Dataset folder.")
+@click.option("--split", default="test", show_default=True)
+@click.option("--out", "report_dir", type=click.Path(path_type=Path), default=None,
+              help="Report folder [default: reports/compare-<split>].")
+@click.option("--epochs", default="", help="Also show these kept epochs in the grid, e.g. 0,100,200,300.")
+@click.option("--limit", type=int, default=None, help="Score only the first N pairs.")
+@click.option("--size", default=256, show_default=True, help="Evaluation size.")
+@click.option("--lines", default="keep", type=click.Choice(["keep", "model"]), show_default=True)
+@click.option("--grid-count", default=6, show_default=True, help="Sketches (rows) in grid.png.")
+@click.option("--aligned-only", is_flag=True, help="Only pairs the data's manifest.json marks aligned.")
+@click.option("--fid-weights", type=click.Path(path_type=Path), default=None)
+@click.option("--device", default="auto", show_default=True)
+@click.option("--batch-size", default=8, show_default=True)
+def compare(methods, data_root, split, report_dir, epochs, limit, size, lines, grid_count, aligned_only, fid_weights,
+            device, batch_size) -> None:
+    """Score METHODS (runs, model folders, or the baseline `sketch`) on the same pairs:
+    REPORT/table.md, table.csv and a labelled grid.png."""
+    from .compare import compare as run_compare
+    from .compare import resolve_method, sketch_baseline, write_tables
+    from .config import DataConfig
+    from .data import load_split
+    from .data.cache import default_cache_dir
+    from .device import resolve_device
+    from .evaluate import load_fid
+
+    try:
+        kept = [int(e) for e in epochs.split(",") if e.strip()]
+    except ValueError:
+        raise click.BadParameter(f"{epochs!r} is not a comma-separated list of epochs", param_hint="--epochs") from None
+    baselines = {"sketch": sketch_baseline}
+    resolved = [resolve_method(m, device=device, lines=lines, batch_size=batch_size, baselines=baselines)
+                for m in methods]
+    dataset = load_split(data_root, split, DataConfig(size=size), augment=False, aligned=aligned_only)
+    fid = load_fid(fid_weights, resolve_device(device), default_cache_dir() / "fid")
+    rows, grid = run_compare(resolved, dataset, fid=fid, limit=limit, batch_size=batch_size, epochs=kept,
+                             grid_count=grid_count, lines=lines, device=device)
+    report_dir = report_dir or Path("reports") / f"compare-{split}"
+    notes = [f"Data: {data_root} ({split}{', aligned only' if aligned_only else ''}), {size} px, lines {lines}."]
+    table, _ = write_tables(rows, report_dir, notes)
+    grid.save(report_dir / "grid.png")
+    click.echo(table.read_text())
+    click.echo(f"report: {table}, {report_dir / 'table.csv'}, {report_dir / 'grid.png'}")
+
+
+@cli.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="PNG to write [default: RUN/curves.png].")
 def plot(run_dir: Path, out: Path | None) -> None:

@@ -89,6 +89,8 @@ class TrainConfig:
     log_every_steps: int = 10  # TensorBoard scalar interval
     amp: bool = True  # mixed precision on CUDA (ignored on CPU)
     sync_batchnorm: bool = False  # under torchrun: batch-norm statistics over the global batch
+    keep_epochs: list[int] = field(default_factory=list)  # also keep the generator after these epochs
+    # (0: before training) in epochs/epoch_NNNN/, for `compare --epochs` grids over training
     device: str = "auto"  # auto | cpu | cuda | cuda:N
 
 
@@ -195,5 +197,8 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
             return value
         if kind in (str, bool) and isinstance(value, kind):
             return value
+        if typing.get_origin(kind) is list and isinstance(value, list):
+            (item,) = typing.get_args(kind)
+            return [_coerce(v, item, f"{key}[{i}]") for i, v in enumerate(value)]
     names = " or ".join(getattr(k, "__name__", str(k)) for k in allowed)
     raise SketchcolorError(f"config {key} must be {names}, got {value!r}")

@@ -157,6 +157,8 @@ class Trainer:
             self.validator = Validator(self.config, self.run_dir, self.device)
             self.validator.best = self.best
         loader, sampler = self.loader()
+        if self.step == 0:
+            self._keep_epoch()  # epoch 0: the untrained generator, if asked for
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             while self.epoch < self.config.train.epochs and not self._should_stop():
@@ -210,6 +212,12 @@ class Trainer:
             summary += f", val {self.config.eval.metric}={metrics.get(self.config.eval.metric)}"
         tqdm.write(f"epoch {self.epoch}/{self.config.train.epochs} step {self.step}: {summary}")
         self.save()
+        self._keep_epoch()
+
+    def _keep_epoch(self) -> None:
+        if self.dist.is_main and self.epoch in self.config.train.keep_epochs:
+            save_model(self.run_dir / "epochs" / f"epoch_{self.epoch:04d}", self.generator, self.config,
+                       epoch=self.epoch, step=self.step)
 
     def sample_grid(self) -> torch.Tensor:
         count = min(self.config.data.grid_count, len(self.val_set))

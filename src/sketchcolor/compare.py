@@ -1,0 +1,180 @@
+"""`sketchcolor compare`: several methods scored on the same images, as the paper's Table 2,
+and shown side by side (over epochs too), as its figs. 21-34.
+
+A method is a run folder or model directory (any trained preset: paper, pix2pix, cyclegan,
+ablations), or a named baseline: `sketch` (the sketch itself, the floor) or `nst` (Neural
+Style Transfer, stylize.py). Every method goes through `evaluate.evaluate`, so the numbers
+are the ones `sketchcolor evaluate` prints for it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from PIL import Image, ImageDraw, ImageFont
+
+from .atomic import atomic_write_text
+from .baselines import SketchCopy
+from .data import PairDataset
+from .errors import SketchcolorError
+from .evaluate import FIDSetup, evaluate
+from .grids import comparison_grid
+from .imageio import to_pil
+from .inference import Colorizer, model_label, resolve_model_dir
+from .metrics import missing_weights_message
+
+log = logging.getLogger("sketchcolor")
+# Table columns: (header, metric key, decimals).
+COLUMNS = (
+    ("FID", "fid", 1),
+    ("SSIM mean", "ssim_mean", 3),
+    ("SSIM std", "ssim_std", 3),
+    ("PSNR", "psnr_mean", 2),
+    ("CIEDE2000", "ciede2000_mean", 2),
+    ("colorfulness", "colorfulness_generated_mean", 1),
+    ("line F1", "line_f1_mean", 3),
+    ("images", "n", 0),
+    ("s/image", "seconds_per_image", 3),
+)
+
+
+@dataclass
+class Method:
+    """One row of the comparison: something that colorizes, or the reason it could not run."""
+
+    label: str
+    source: str
+    colorizer: Any = None  # has colorize_tensors() and lines
+    snapshots: dict[int, Path] = field(default_factory=dict)  # epoch -> kept generator
+    missing: str | None = None  # why this method did not run
+
+
+def resolve_method(spec: str, *, device: str, lines: str, batch_size: int,
+                   baselines: dict[str, Callable[[], Any]]) -> Method:
+    """A run folder / model directory, or a baseline name; a baseline that cannot be built
+    (NST without its VGG19 weights) becomes a row marked not run, with the reason."""
+    if spec in baselines:
+        try:
+            return Method(spec, f"baseline:{spec}", baselines[spec]())
+        except SketchcolorError as err:
+            log.warning("%s: not run: %s", spec, err)
+            return Method(spec, f"baseline:{spec}", missing=str(err))
+    model_dir = resolve_model_dir(spec)
+    colorizer = Colorizer.from_pretrained(model_dir, device=device, batch_size=batch_size, lines=lines)
+    run = model_dir.parent if model_dir.name in ("best", "latest") else model_dir
+    snapshots = {int(p.name.split("_")[1]): p for p in sorted((run / "epochs").glob("epoch_*"))}
+    return Method(model_label(model_dir), str(model_dir), colorizer, snapshots)
+
+
+def sketch_baseline() -> SketchCopy:
+    return SketchCopy()
+
+
+def compare(methods: list[Method], dataset: PairDataset, *, fid: FIDSetup | None, limit: int | None,
+            batch_size: int, epochs: list[int], grid_count: int, lines: str, device: str) -> tuple[list[dict], Image.Image]:
+    """Score every method on the same pairs; returns the table rows and the labelled grid."""
+    rows = []
+    for method in methods:
+        if method.missing:
+            rows.append({"method": method.label, "source": method.source, "missing": method.missing})
+            continue
+        started = time.perf_counter()
+        result = evaluate(method.colorizer, dataset, fid=fid, batch_size=batch_size, limit=limit, progress=True)
+        seconds = (time.perf_counter() - started) / max(1, result.metrics["n"])
+        rows.append({"method": method.label, "source": method.source, **result.metrics, "seconds_per_image": seconds})
+        log.info("%s: ssim %.4f, %.3f s/image", method.label, result.metrics["ssim_mean"], seconds)
+    return rows, comparison_figure(methods, dataset, epochs, grid_count, lines, device)
+
+
+def comparison_figure(methods: list[Method], dataset: PairDataset, epochs: list[int], count: int,
+                      lines: str, device: str) -> Image.Image:
+    """Rows: the first `count` pairs. Columns: sketch, real, then each method (at each kept
+    epoch asked for, then its final generator), with a label above each column."""
+    count = min(count, len(dataset))
+    pairs = [dataset[i] for i in range(count)]
+    sketches = torch.stack([p["sketch"] for p in pairs])
+    columns, labels = [sketches, torch.stack([p["color"] for p in pairs])], ["sketch", "real"]
+    for method in methods:
+        if method.missing:
+            continue
+        for epoch in epochs:
+            if epoch in method.snapshots:
+                snapshot = Colorizer.from_pretrained(method.snapshots[epoch], device=device, lines=lines)
+                columns.append(_colorize(snapshot, sketches))
+                labels.append(f"{method.label} e{epoch}")
+        columns.append(_colorize(method.colorizer, sketches))
+        labels.append(method.label)
+    return label_columns(to_pil(comparison_grid(columns)), labels, sketches.shape[-1])
+
+
+def _colorize(colorizer: Any, sketches: torch.Tensor) -> torch.Tensor:
+    from .compose import keep_lines
+
+    colors = colorizer.colorize_tensors(sketches).cpu()
+    return keep_lines(colors, sketches) if getattr(colorizer, "lines", "model") == "keep" else colors
+
+
+def label_columns(grid: Image.Image, labels: list[str], cell: int, padding: int = 2) -> Image.Image:
+    """The grid with a white band on top naming each column."""
+    font = ImageFont.load_default(size=max(9, min(14, cell // 8)))
+    band = font.size * 2 + 4
+    out = Image.new("RGB", (grid.width, grid.height + band), "white")
+    out.paste(grid, (0, band))
+    draw = ImageDraw.Draw(out)
+    for index, label in enumerate(labels):
+        left = padding + index * (cell + padding)
+        text = label if draw.textlength(label, font=font) <= cell else _wrap(label, draw, font, cell)
+        draw.multiline_text((left + 2, 2), text, fill="black", font=font, spacing=1)
+    return out
+
+
+def _wrap(label: str, draw: ImageDraw.ImageDraw, font, width: int) -> str:
+    """Two lines at most, cut where the first no longer fits."""
+    for cut in range(len(label), 0, -1):
+        if draw.textlength(label[:cut], font=font) <= width:
+            return label[:cut] + "\n" + label[cut:]
+    return label
+
+
+def write_tables(rows: list[dict], out_dir: Path, notes: list[str]) -> tuple[Path, Path]:
+    """table.csv (every number, empty where missing) and table.md (rounded, n/a with footnotes)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["method", *(key for _, key, _ in COLUMNS), "source", "missing"])
+    for row in rows:
+        writer.writerow([row["method"], *(_csv_value(row.get(key)) for _, key, _ in COLUMNS),
+                         row["source"], row.get("missing") or ""])
+    atomic_write_text(out_dir / "table.csv", buffer.getvalue())
+    footnotes: list[str] = []
+    lines = ["| method | " + " | ".join(header for header, _, _ in COLUMNS) + " |",
+             "|---|" + "---:|" * len(COLUMNS)]
+    for row in rows:
+        cells = [_md_value(row, key, decimals, footnotes) for _, key, decimals in COLUMNS]
+        lines.append(f"| {row['method']} | " + " | ".join(cells) + " |")
+    text = "\n".join(lines) + "\n"
+    if footnotes or notes:
+        text += "\n" + "\n".join([*(f"[{i + 1}] {note}" for i, note in enumerate(footnotes)), *notes]) + "\n"
+    atomic_write_text(out_dir / "table.md", text)
+    return out_dir / "table.md", out_dir / "table.csv"
+
+
+def _csv_value(value: Any) -> str:
+    return "" if value is None else (f"{value:.6g}" if isinstance(value, float) else str(value))
+
+
+def _md_value(row: dict, key: str, decimals: int, footnotes: list[str]) -> str:
+    value = row.get(key)
+    if value is not None:
+        return f"{value:.{decimals}f}" if decimals else str(int(value))
+    reason = row.get("missing") or (missing_weights_message() if key == "fid" else "not measured")
+    if reason not in footnotes:
+        footnotes.append(reason)
+    return f"n/a [{footnotes.index(reason) + 1}]"
