@@ -1,0 +1,422 @@
+"""Neural Style Transfer (Gatys, Ecker & Bethge 2015) as an untrained baseline colorizer.
+
+Method. The output image's pixels are optimised directly, with a frozen ImageNet VGG19
+as the only network: its activations on the output should match the sketch's at a
+deep layer (the *content*: which shapes are where) and the Gram matrices (channel
+co-activations, position-free: the *style*: which colors and textures occur) of a color
+image at several depths. No pair is ever seen, so this is the floor a trained colorizer
+should beat on anything that needs to know *where* a color goes.
+
+Layers. As in the paper: style on conv1_1, conv2_1, conv3_1, conv4_1 and conv5_1,
+equally weighted (w_l = 1/5), which spans fine to coarse textures; content on conv4_2,
+deep enough to keep the layout but not the exact pixel values. Activations are taken
+after the ReLU (in the paper's Caffe model ReLUs run in place, so "conv4_2" *is* the
+rectified map). torchvision's VGG19 keeps max pooling (the paper swaps in average
+pooling for slightly smoother results; we keep the weights' own network).
+
+Style image. Every sketch needs a color image to take its style from. `StyleTransfer`
+draws it from a pool (normally the training split's color images, `style_pool_from_pairs`):
+for the k-th sketch it colorizes, counting across calls, it uses
+`styles[rng.integers(len(styles))]` with `rng = numpy.random.default_rng(seed)` drawn in
+order: a random training image, reproducible from the seed, never the sketch's own pair.
+
+Steps. 300 optimiser steps by default, each one VGG19 forward and backward pass: with
+the content initialisation (starting from the sketch, the paper's content-init variant)
+L-BFGS is visually settled by then, as in the PyTorch tutorial that uses the same count;
+the paper itself fixes no count (white-noise starts typically run 500-1000).
+
+Weights are never downloaded: `find_vgg_weights` finds torchvision's IMAGENET1K_V1 file
+locally, or `missing_vgg_message()` says where to put it (as `metrics/fid.py` does).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import torchvision
+from PIL import Image
+from torch import nn
+
+from .data.sources import BadPairError, PairSource, find_pairs, load_pair, split_dir
+from .errors import SketchcolorError
+from .imageio import ImageReadError, to_tensor
+
+VGG_WEIGHTS_NAME = "vgg19-dcbb9e9d.pth"  # torchvision's file name for VGG19_Weights.IMAGENET1K_V1
+VGG_WEIGHTS_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
+VGG_WEIGHTS_ENV = "SKETCHCOLOR_VGG19_WEIGHTS"
+# Index in torchvision's vgg19().features of the ReLU that follows each named convolution.
+LAYER_INDEX = {"conv1_1": 1, "conv2_1": 6, "conv3_1": 11, "conv4_1": 20, "conv4_2": 22, "conv5_1": 29}
+STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
+CONTENT_LAYER = "conv4_2"
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+# conv5_1 sits after four 2x poolings: a side under 16 px would leave it an empty map.
+MIN_SIDE = 16
+
+
+def hub_weights_path() -> Path:
+    """Where torchvision itself would cache the weights: the torch hub checkpoints folder."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / VGG_WEIGHTS_NAME
+
+
+def find_vgg_weights(path: str | Path | None = None) -> Path | None:
+    """The VGG19 weights file: `path`, else $SKETCHCOLOR_VGG19_WEIGHTS, else the hub cache, else None.
+
+    A path that is given (argument or variable) but missing is an error rather than a
+    silent fall-through, so a typo never makes the method use some other file.
+    """
+    if path is not None:
+        given = Path(path).expanduser()
+        if not given.is_file():
+            raise SketchcolorError(f"VGG19 weights file not found: {given}")
+        return given
+    if os.environ.get(VGG_WEIGHTS_ENV):
+        given = Path(os.environ[VGG_WEIGHTS_ENV]).expanduser()
+        if not given.is_file():
+            raise SketchcolorError(f"VGG19 weights file not found: {given} (from ${VGG_WEIGHTS_ENV})")
+        return given
+    hub = hub_weights_path()
+    return hub if hub.is_file() else None
+
+
+def missing_vgg_message() -> str:
+    """One line telling the user which file to put where."""
+    return (
+        f"Neural Style Transfer needs VGG19 ImageNet weights {VGG_WEIGHTS_NAME} ({VGG_WEIGHTS_URL}): "
+        f"put it in {hub_weights_path().parent}/, or pass --vgg-weights FILE, or set {VGG_WEIGHTS_ENV}=FILE"
+    )
+
+
+def load_vgg_features(path: str | Path | None = None, device: torch.device | str = "cpu") -> VGGFeatures:
+    """The frozen feature extractor from the local weights file, or one SketchcolorError line."""
+    found = find_vgg_weights(path)
+    if found is None:
+        raise SketchcolorError(missing_vgg_message())
+    return VGGFeatures(found).to(device)
+
+
+def _vgg19_features_skeleton() -> nn.Sequential:
+    """torchvision's vgg19().features with no storage: built on the meta device, so the
+    100M-parameter classifier we never use costs neither memory nor initialisation time."""
+    with torch.device("meta"):
+        return torchvision.models.vgg19(weights=None).features
+
+
+class VGGFeatures(nn.Module):
+    """Frozen VGG19 up to relu5_1: images in [-1, 1] -> {layer name: ReLU activations}.
+
+    `weights` is a torchvision VGG19 state dict (a path to one, or the mapping itself for
+    tests); only its `features.*` keys are used, so the classifier keys may be present.
+    """
+
+    def __init__(self, weights: str | Path | Mapping[str, torch.Tensor]) -> None:
+        super().__init__()
+        state = _read_state(weights)
+        features = _vgg19_features_skeleton().to_empty(device="cpu")
+        wanted = {key.removeprefix("features."): value for key, value in state.items() if key.startswith("features.")}
+        try:
+            features.load_state_dict(wanted)
+        except RuntimeError:
+            raise SketchcolorError(f"{_name(weights)} does not fit torchvision's VGG19 ({_misfit(features, wanted)}); "
+                                   f"use {VGG_WEIGHTS_NAME}") from None
+        self.net = features[: max(LAYER_INDEX.values()) + 1]  # nothing past relu5_1 is ever read
+        for module in self.net:
+            if isinstance(module, nn.ReLU):
+                module.inplace = False  # the activations we return must not be overwritten later
+        # Buffers, so `.to(device)` moves them; shaped to broadcast over (B, 3, H, W).
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+        self.requires_grad_(False)
+        self.eval()
+
+    @staticmethod
+    def random_state_dict(seed: int = 0) -> dict[str, torch.Tensor]:
+        """A random VGG19 `features.*` state dict in the real file's key format (for tests).
+
+        He-initialised convolutions keep activations at unit scale; smaller weights shrink
+        them layer by layer into denormal floats, which the CPU computes many times slower.
+        """
+        generator = torch.Generator().manual_seed(seed)
+        state = {}
+        for key, value in _vgg19_features_skeleton().state_dict().items():
+            if value.dim() == 4:  # a convolution kernel (out, in, kh, kw)
+                fan_in = value.shape[1] * value.shape[2] * value.shape[3]
+                state[f"features.{key}"] = torch.randn(value.shape, generator=generator) * (2.0 / fan_in) ** 0.5
+            else:
+                state[f"features.{key}"] = torch.zeros(value.shape)
+        return state
+
+    def train(self, mode: bool = True) -> VGGFeatures:
+        # Always eval: a fixed network is the whole point (and VGG19 has nothing mode-dependent).
+        return super().train(False)
+
+    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        x = ((images + 1) / 2 - self.mean) / self.std  # [-1, 1] -> the ImageNet input normalisation
+        wanted = {index: name for name, index in LAYER_INDEX.items()}
+        out = {}
+        for index, layer in enumerate(self.net):
+            x = layer(x)
+            if index in wanted:
+                out[wanted[index]] = x
+        return out
+
+
+def _read_state(weights: str | Path | Mapping[str, torch.Tensor]) -> Mapping[str, torch.Tensor]:
+    """The state dict itself, or the one in a local file read without unpickling any code."""
+    if isinstance(weights, Mapping):
+        return weights
+    try:
+        state = torch.load(weights, map_location="cpu", weights_only=True)  # weights_only: never run pickled code
+    except Exception as err:  # torch.load raises many types (pickle, zip, OS) for a bad file
+        raise SketchcolorError(f"{weights}: not a readable PyTorch state dict ({type(err).__name__})") from None
+    if not isinstance(state, Mapping):
+        raise SketchcolorError(f"{weights}: holds a {type(state).__name__}, not a state dict")
+    return state
+
+
+def _name(weights: str | Path | Mapping[str, torch.Tensor]) -> str:
+    return "the given state dict" if isinstance(weights, Mapping) else str(weights)
+
+
+def _misfit(net: nn.Module, state: Mapping[str, torch.Tensor]) -> str:
+    """A short account of how `state` differs from `net`'s own state dict."""
+    own = net.state_dict()
+    missing, unexpected = sorted(own.keys() - state.keys()), sorted(state.keys() - own.keys())
+    shapes = sorted(k for k in own.keys() & state.keys() if getattr(state[k], "shape", None) != own[k].shape)
+    example = (missing or unexpected or shapes or ["?"])[0]
+    return f"{len(missing)} missing, {len(unexpected)} unexpected, {len(shapes)} mis-shaped features keys, e.g. {example}"
+
+
+@dataclass(frozen=True)
+class StyleTransferConfig:
+    """How the image is optimised; every default is the paper's or says why it is not."""
+
+    # One VGG19 forward+backward pass per step; 300 settles L-BFGS from the content init
+    # (see the module docstring) and bounds the cost of evaluating a whole split.
+    steps: int = 300
+    # L-BFGS is what the paper used and converges in far fewer steps on this smooth,
+    # full-batch problem; Adam is the cheap-per-step alternative that never misbehaves.
+    optimizer: Literal["lbfgs", "adam"] = "lbfgs"
+    # Adam only (L-BFGS scales its own steps): 0.02 of the [-1, 1] range per step moves a
+    # pixel across the range in ~100 steps, quick without overshooting into the clamp.
+    lr: float = 0.02
+    # Only the ratio content/style matters; content is the unit.
+    content_weight: float = 1.0
+    # With Grams normalised by C*H*W, losses as means and the 5 style layers weighted 1/5
+    # each, 1e5 makes style dominate as in the paper's alpha/beta = 1e-3 (roughly
+    # converted: the paper sums instead of averaging and feeds VGG 0-255 pixels). Not tuned.
+    style_weight: float = 1e5
+    # The paper has no smoothness term; content-init starts smooth, so it is off. Raise it
+    # (e.g. 1e-2) if L-BFGS leaves high-frequency speckle.
+    tv_weight: float = 0.0
+    # Working size of the longer side: the scale VGG sees; 256 keeps CPU runs affordable
+    # and matches the project's training resolution.
+    size: int = 256
+    # "content" starts from the sketch (the paper's content-init variant: keeps the lines,
+    # converges faster, and is deterministic); "noise" is the paper's white-noise start.
+    init: Literal["content", "noise"] = "content"
+    # Seeds the noise initialisation, the only randomness in `stylize`.
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in ("lbfgs", "adam"):
+            raise SketchcolorError(f"optimizer must be lbfgs or adam, not {self.optimizer!r}")
+        if self.init not in ("content", "noise"):
+            raise SketchcolorError(f"init must be content or noise, not {self.init!r}")
+        if self.steps < 0 or self.size < MIN_SIDE:
+            raise SketchcolorError(f"need steps >= 0 and size >= {MIN_SIDE}, got {self.steps} and {self.size}")
+
+
+@dataclass(frozen=True)
+class Targets:
+    """What the optimised image must match: the sketch's content map and the style's Grams."""
+
+    content: torch.Tensor
+    grams: dict[str, torch.Tensor]
+
+
+def gram(activations: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) -> (B, C, C) channel co-activations, divided by C*H*W so layers of
+    different sizes and images of different sizes give comparable values."""
+    b, c, h, w = activations.shape
+    flat = activations.reshape(b, c, h * w)
+    return flat @ flat.transpose(1, 2) / (c * h * w)
+
+
+@torch.no_grad()
+def make_targets(sketch: torch.Tensor, style: torch.Tensor, features: VGGFeatures) -> Targets:
+    """Targets of one sketch (B, 1 or 3, H, W) and its style image (B, 3, H', W'), in [-1, 1]."""
+    content = features(_rgb(sketch))[CONTENT_LAYER]
+    style_maps = features(style)
+    return Targets(content, {name: gram(style_maps[name]) for name in STYLE_LAYERS})
+
+
+def total_variation(image: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference of neighbouring pixels (anisotropic TV)."""
+    return (image[..., 1:, :] - image[..., :-1, :]).abs().mean() + (image[..., 1:] - image[..., :-1]).abs().mean()
+
+
+def _loss(image: torch.Tensor, targets: Targets, features: VGGFeatures, config: StyleTransferConfig) -> torch.Tensor:
+    maps = features(image)
+    content = F.mse_loss(maps[CONTENT_LAYER], targets.content)
+    style = torch.stack([F.mse_loss(gram(maps[name]), targets.grams[name]) for name in STYLE_LAYERS]).mean()
+    loss = config.content_weight * content + config.style_weight * style
+    return loss + config.tv_weight * total_variation(image) if config.tv_weight else loss
+
+
+def style_content_loss(image: torch.Tensor, sketch: torch.Tensor, style: torch.Tensor, features: VGGFeatures,
+                       config: StyleTransferConfig | None = None) -> torch.Tensor:
+    """The weighted loss `stylize` minimises, for `image` (B, 3, H, W) against these inputs."""
+    config = config or StyleTransferConfig()
+    with torch.no_grad():
+        return _loss(image, make_targets(sketch, style, features), features, config)
+
+
+def stylize(sketch: torch.Tensor, style: torch.Tensor, features: VGGFeatures,
+            config: StyleTransferConfig | None = None) -> torch.Tensor:
+    """Sketches (B, 1, H, W) styled after `style` (B, 3, H', W'), all in [-1, 1] -> (B, 3, H, W).
+
+    Each image is optimised on its own: L-BFGS shares one curvature estimate across all
+    its parameters, so a joint batch would make every result depend on its batch-mates.
+    """
+    config = config or StyleTransferConfig()
+    if sketch.dim() != 4 or sketch.shape[1] not in (1, 3) or style.dim() != 4 or style.shape[1] != 3:
+        raise SketchcolorError(f"stylize needs (B, 1, H, W) sketches and (B, 3, H, W) styles, "
+                               f"got {tuple(sketch.shape)} and {tuple(style.shape)}")
+    if sketch.shape[0] != style.shape[0]:
+        raise SketchcolorError(f"{sketch.shape[0]} sketches but {style.shape[0]} style images")
+    device = features.mean.device
+    sketch, style = sketch.detach().to(device), style.detach().to(device)
+    if sketch.shape[0] == 0:
+        return _rgb(sketch).clone()
+    with torch.enable_grad():  # callers such as evaluate() run under no_grad
+        return torch.cat([_stylize_one(sketch[i : i + 1], style[i : i + 1], features, config)
+                          for i in range(sketch.shape[0])])
+
+
+def _stylize_one(sketch: torch.Tensor, style: torch.Tensor, features: VGGFeatures,
+                 config: StyleTransferConfig) -> torch.Tensor:
+    targets = make_targets(sketch, style, features)
+    image = _initial_image(sketch, config).requires_grad_(True)
+    optimizer = _optimizer(image, config)
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = _loss(image, targets, features, config)
+        loss.backward()
+        return loss
+
+    for _ in range(config.steps):
+        optimizer.step(closure)
+        with torch.no_grad():
+            image.clamp_(-1, 1)  # project back onto valid pixels after every step
+    return image.detach()
+
+
+def _initial_image(sketch: torch.Tensor, config: StyleTransferConfig) -> torch.Tensor:
+    if config.init == "content":
+        return _rgb(sketch).clone()
+    generator = torch.Generator().manual_seed(config.seed)  # CPU generator: same noise on every device
+    noise = torch.rand((1, 3, *sketch.shape[-2:]), generator=generator) * 2 - 1
+    return noise.to(sketch.device)
+
+
+def _optimizer(image: torch.Tensor, config: StyleTransferConfig) -> torch.optim.Optimizer:
+    if config.optimizer == "adam":
+        return torch.optim.Adam([image], lr=config.lr)
+    # max_iter=1: one loss evaluation per step() (no line search), so `steps` counts VGG
+    # passes for both optimisers and the image is clamped between L-BFGS iterations; the
+    # curvature history lives in the optimiser's state and carries over between calls.
+    return torch.optim.LBFGS([image], lr=1.0, max_iter=1)
+
+
+def _rgb(sketch: torch.Tensor) -> torch.Tensor:
+    return sketch.expand(-1, 3, -1, -1) if sketch.shape[1] == 1 else sketch
+
+
+def working_shape(height: int, width: int, size: int) -> tuple[int, int]:
+    """(H, W) scaled so the longer side is `size`, keeping the aspect ratio (sides >= MIN_SIDE)."""
+    scale = size / max(height, width)
+    return max(MIN_SIDE, round(height * scale)), max(MIN_SIDE, round(width * scale))
+
+
+def _resize(images: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    if tuple(images.shape[-2:]) == shape:
+        return images
+    return F.interpolate(images, size=shape, mode="bilinear", align_corners=False, antialias=True)
+
+
+class StyleTransfer:
+    """Neural Style Transfer as a colorizer the evaluation code can score.
+
+    The k-th sketch colorized (counting across calls) takes its style from
+    `styles[rng.integers(len(styles))]`, `rng = numpy.random.default_rng(seed)`;
+    `style_indices` records the choices in order.
+    """
+
+    lines = "model"  # the output is the optimised image itself; no line overlay
+
+    def __init__(self, features: VGGFeatures, config: StyleTransferConfig | None = None,
+                 styles: Sequence[Image.Image] = (), seed: int = 0) -> None:
+        if not styles:
+            raise SketchcolorError("Neural Style Transfer needs at least one style image")
+        self.features = features
+        self.config = config or StyleTransferConfig()
+        self.styles = list(styles)
+        self.device = features.mean.device
+        self.style_indices: list[int] = []
+        self._rng = np.random.default_rng(seed)
+
+    def next_style_index(self) -> int:
+        """Draw the next style image's index (the documented rule) and record it."""
+        index = int(self._rng.integers(len(self.styles)))
+        self.style_indices.append(index)
+        return index
+
+    def colorize_tensors(self, sketches: torch.Tensor) -> torch.Tensor:
+        """(B, 1, H, W) in [-1, 1] -> (B, 3, H, W) in [-1, 1], at the sketches' own size."""
+        height, width = sketches.shape[-2:]
+        shape = working_shape(height, width, self.config.size)
+        styles = torch.stack([self._style_tensor(self.next_style_index(), shape) for _ in range(sketches.shape[0])])
+        small = _resize(sketches.to(self.device), shape)
+        colors = stylize(small, styles.to(self.device), self.features, self.config)
+        return _resize(colors, (height, width)).clamp(-1, 1)
+
+    def _style_tensor(self, index: int, shape: tuple[int, int]) -> torch.Tensor:
+        # The style image at the working shape, so its textures keep their scale relative to the frame.
+        image = self.styles[index].convert("RGB").resize((shape[1], shape[0]), Image.Resampling.BICUBIC)
+        return to_tensor(image, 3)
+
+
+def style_pool_from_pairs(root: str | Path, limit: int | None = None, sketch_side: str = "auto",
+                          max_side: int | None = 512) -> list[Image.Image]:
+    """The color images of `root`'s train split (sorted by name, the first `limit` usable
+    ones), each shrunk to at most `max_side` pixels (None: kept whole) to bound memory.
+
+    Unusable pairs (unreadable, grayscale color) are skipped, as the dataset loader does.
+    """
+    pool = []
+    for color in _usable_colors(find_pairs(split_dir(root, "train")), sketch_side):
+        if max_side is not None:
+            color.thumbnail((max_side, max_side), Image.Resampling.BICUBIC)
+        pool.append(color)
+        if limit is not None and len(pool) >= limit:
+            break
+    if not pool:
+        raise SketchcolorError(f"no usable color images in {root} for Neural Style Transfer's style pool")
+    return pool
+
+
+def _usable_colors(pairs: Sequence[PairSource], sketch_side: str) -> Iterator[Image.Image]:
+    for pair in pairs:
+        try:
+            yield load_pair(pair, sketch_side)[1]
+        except (ImageReadError, BadPairError):
+            continue
