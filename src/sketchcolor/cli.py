@@ -34,14 +34,14 @@ def train(config_name: str, data_roots: tuple[str, ...], run_dir: Path, override
     """Train a colorizer on paired sketch/color data."""
     from .config import load_config
     from .data import DataSource
-    from .train import Trainer
+    from .train import make_trainer
 
     saved = run_dir / "config.yaml"
     if resume and saved.exists():  # the run's own config wins; --set may still extend it
         config = load_config(saved, list(overrides))
     else:
         config = load_config(config_name, list(overrides))
-    trainer = Trainer(config, run_dir, [DataSource.parse(root) for root in data_roots])
+    trainer = make_trainer(config, run_dir, [DataSource.parse(root) for root in data_roots])
     if resume and not trainer.resume():
         log.info("nothing to resume in %s: starting a new run", run_dir)
     trainer.fit()

@@ -24,6 +24,7 @@ PRESET_DIR = Path(__file__).parent / "configs"
 CHOICES = {
     ("data", "sketch_side"): ("auto", "left", "right"),
     ("loss", "gan_mode"): ("bce", "wgan-gp", "lsgan"),
+    ("train", "trainer"): ("paired", "cyclegan"),
     ("eval", "metric"): ("ssim_mean", "ssim_luma_mean", "psnr_mean", "l1_mean", "ciede2000_mean", "fid"),
 }
 
@@ -54,6 +55,9 @@ class GeneratorConfig:
     residual: bool = True  # residual units (identity shortcuts) inside the stages
     residual_from: int = 4  # first encoder level (0-based) that gets a residual unit
     dropout: float = 0.5  # dropout in the first three decoder stages, as pix2pix
+    blocks: int = 9  # residual blocks of the `resnet` (CycleGAN) generator; 9 at 256 px
+    in_channels: int = 1  # a gray sketch in
+    out_channels: int = 3  # RGB out
 
 
 @dataclass
@@ -64,6 +68,7 @@ class DiscriminatorConfig:
     activation: str = "mish"
     norm: str = "instance"  # batch norm would couple samples and break the per-sample gradient penalty
     residual: bool = True
+    in_channels: int = 4  # sketch + color for a conditional D; CycleGAN's see one image (3 or 1)
 
 
 @dataclass
@@ -74,11 +79,16 @@ class LossConfig:
     tv_weight: float = 100.0  # lambda of eq. 5 on the total-variation term
     tv_power: float = 2.0
     gp_weight: float = 10.0  # lambda of eq. 12; 0 disables the gradient penalty
+    cycle_weight: float = 10.0  # CycleGAN: weight of each cycle-consistency L1 (train.trainer: cyclegan)
+    identity_weight: float = 0.5  # CycleGAN: identity L1, as a fraction of cycle_weight
 
 
 @dataclass
 class TrainConfig:
+    trainer: str = "paired"  # paired: pix2pix/paper (sketch and its colors); cyclegan: unpaired domains
     epochs: int = 300
+    lr_decay_epochs: int = 0  # decay the learning rate linearly to 0 over the last N epochs
+    image_pool: int = 0  # CycleGAN: Ds also see up to N earlier generated images (Shrivastava et al.)
     batch_size: int = 100
     lr: float = 2e-4
     beta1: float = 0.5

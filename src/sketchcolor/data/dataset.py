@@ -73,6 +73,23 @@ class MixedPairs(Dataset):
         return part[((index - int(self.offsets[which])) % len(part), seed)]
 
 
+class UnpairedPairs(Dataset):
+    """CycleGAN's view of a paired set: each sketch comes with the colors of another pair,
+    drawn from the sample's own seed, so the two domains are shuffled independently (and
+    reproducibly on resume) and no pairing information reaches the model."""
+
+    def __init__(self, paired: Dataset) -> None:
+        self.paired = paired
+
+    def __len__(self) -> int:
+        return len(self.paired)
+
+    def __getitem__(self, item: tuple[int, int]) -> dict[str, torch.Tensor]:
+        index, seed = item
+        other = int(np.random.default_rng([seed, 1]).integers(len(self.paired)))
+        return {"sketch": self.paired[(index, seed)]["sketch"], "color": self.paired[(other, seed + 1)]["color"]}
+
+
 class EpochSampler(Sampler):
     """Yields (index, augmentation seed) pairs: a fresh seeded shuffle every epoch, this
     process's share of it under DDP, optionally starting part-way (resume).

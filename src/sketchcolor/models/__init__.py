@@ -1,6 +1,6 @@
 """Networks, built by name: `build_generator(config.generator)`, `build_discriminator(...)`."""
 
-from . import discriminator, unet  # noqa: F401  (importing registers the architectures)
+from . import discriminator, resnet_generator, unet  # noqa: F401  (importing registers the architectures)
 from .registry import build_discriminator, build_generator
 
 __all__ = ["build_generator", "build_discriminator"]

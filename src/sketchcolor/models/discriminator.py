@@ -1,5 +1,6 @@
-"""Conditional patch discriminators: they see the sketch and a color image together and
-output one logit per overlapping patch.
+"""Patch discriminators: one logit per overlapping patch of their input. pix2pix and the
+paper condition on the sketch (the sketch and a color image concatenated, 4 channels);
+CycleGAN's see one image of one domain (3 or 1 channels): `forward(*images)` serves both.
 
 `resnet3` is the paper's (3 stride-2 convolutions, a residual unit, Mish); `patchgan` is
 pix2pix's 70x70 PatchGAN (3 stride-2 layers plus a stride-1 layer, LeakyReLU).
@@ -46,12 +47,13 @@ class PatchDiscriminator(nn.Module):
         layers.append(nn.Conv2d(channels, 1, 4, 1, 1))
         self.net = nn.Sequential(*layers)
 
-    def forward(self, sketch: torch.Tensor, color: torch.Tensor) -> torch.Tensor:
-        return self.net(torch.cat([sketch, color], dim=1))
+    def forward(self, *images: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat(images, dim=1))
 
 
 def _build(config, *, stride1_layer: bool) -> PatchDiscriminator:
     return PatchDiscriminator(
+        in_channels=config.in_channels,
         ndf=config.ndf,
         n_layers=config.n_layers,
         activation=config.activation,

@@ -88,6 +88,8 @@ class ResUNet(nn.Module):
 @register_generator("resunet")
 def resunet(config) -> ResUNet:
     return ResUNet(
+        in_channels=config.in_channels,
+        out_channels=config.out_channels,
         ngf=config.ngf,
         depth=config.depth,
         activation=config.activation,

@@ -162,6 +162,7 @@ class Trainer:
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             while self.epoch < self.config.train.epochs and not self._should_stop():
+                self._set_learning_rate()
                 sampler.set_epoch(self.epoch, start=self.epoch_step * loader.batch_size)
                 self.run_epoch(loader)
         finally:
@@ -185,7 +186,7 @@ class Trainer:
             scalars["images_per_s"] = seen / (time.perf_counter() - started)
             for key, value in scalars.items():
                 sums[key] = sums.get(key, 0.0) + value
-            bar.set_postfix(l1=f"{scalars['g/l1']:.3f}", d=f"{scalars['d/total']:.3f}")
+            bar.set_postfix(g=f"{scalars['g/total']:.3f}", d=f"{scalars['d/total']:.3f}")
             if self.dist.is_main and self.step % self.config.train.log_every_steps == 0:
                 self.scalar_log.scalars(self.step, scalars)
             if self.config.train.save_every_steps and self.step % self.config.train.save_every_steps == 0:
@@ -225,6 +226,16 @@ class Trainer:
         sketches = torch.stack([p["sketch"] for p in pairs]).to(self.device)
         colors = torch.stack([p["color"] for p in pairs]).to(self.device)
         return sample_grid(self.generator, sketches, colors)
+
+    def _set_learning_rate(self) -> None:
+        """pix2pix/CycleGAN's schedule: constant, then linear to 0 over the last lr_decay_epochs.
+        A function of the epoch alone, so a resumed run gets the same rates."""
+        t = self.config.train
+        decayed = max(0, self.epoch + t.lr_decay_epochs - t.epochs + 1) if t.lr_decay_epochs else 0
+        lr = t.lr * (1 - decayed / (t.lr_decay_epochs + 1))
+        for optimizer in (self.g_opt, self.d_opt):
+            for group in optimizer.param_groups:
+                group["lr"] = lr
 
     def _should_stop(self) -> bool:
         max_steps = self.config.train.max_steps
