@@ -186,3 +186,41 @@ def test_style_pool_from_the_train_split(pair_root: Path) -> None:
         assert np.array_equal(np.asarray(image), np.asarray(load_pair(pair)[1]))
     small = style_pool_from_pairs(pair_root, max_side=16)
     assert len(small) == 16 and max(small[0].size) == 16
+
+
+def _cli(*args, env=None):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "sketchcolor", *map(str, args)], capture_output=True, text=True,
+                          env=env)
+
+
+def test_stylize_cli_writes_each_sketch_or_says_which_file_is_missing(tmp_path: Path, weights_file: Path) -> None:
+    import os
+
+    sketch, color = draw_pair(3, 40)
+    sketch.resize((40, 24)).save(tmp_path / "sketch.png")
+    color.save(tmp_path / "style.png")
+    (tmp_path / "broken.png").write_bytes(b"not an image")
+    env = {**os.environ, "TORCH_HOME": str(tmp_path / "empty-hub")}
+    env.pop(VGG_WEIGHTS_ENV, None)
+    missing = _cli("stylize", tmp_path / "sketch.png", "--style", tmp_path / "style.png", "-o", tmp_path / "out", env=env)
+    lines = missing.stderr.strip().splitlines()
+    assert missing.returncode == 1 and len(lines) == 1 and lines[0].startswith("error: ") and VGG_WEIGHTS_NAME in lines[0]
+    done = _cli("stylize", tmp_path / "sketch.png", tmp_path / "broken.png", "--style", tmp_path / "style.png",
+                "-o", tmp_path / "out", "--steps", 2, "--size", 32, "--vgg-weights", weights_file, env=env)
+    assert done.returncode == 1 and "broken.png" in done.stderr and "stylized 1 of 2" in done.stdout
+    assert Image.open(tmp_path / "out" / "sketch.png").size == (40, 24)
+
+
+def test_compare_marks_nst_not_run_without_weights(tmp_path: Path, pair_root: Path) -> None:
+    import os
+
+    env = {**os.environ, "TORCH_HOME": str(tmp_path / "empty-hub")}
+    env.pop(VGG_WEIGHTS_ENV, None)
+    result = _cli("compare", "sketch", "nst", "--data", pair_root, "--split", "val", "--size", 32,
+                  "--out", tmp_path / "report", env=env)
+    assert result.returncode == 0, result.stderr
+    table = (tmp_path / "report" / "table.md").read_text()
+    assert "| nst | n/a" in table and VGG_WEIGHTS_NAME in table and "| sketch |" in table

@@ -148,10 +148,16 @@ def evaluate(model, data_root, split, report_dir, fid_weights, limit, size, sket
 @click.option("--fid-weights", type=click.Path(path_type=Path), default=None)
 @click.option("--device", default="auto", show_default=True)
 @click.option("--batch-size", default=8, show_default=True)
+@click.option("--style-data", type=click.Path(path_type=Path), default=None,
+              help="nst: style images are the train-split colors of this dataset [default: --data].")
+@click.option("--nst-steps", default=300, show_default=True, help="nst: optimizer steps per image.")
+@click.option("--vgg-weights", type=click.Path(path_type=Path), default=None,
+              help="nst: vgg19-dcbb9e9d.pth (else $SKETCHCOLOR_VGG19_WEIGHTS or the torch hub cache).")
 def compare(methods, data_root, split, report_dir, epochs, limit, size, lines, grid_count, aligned_only, fid_weights,
-            device, batch_size) -> None:
-    """Score METHODS (runs, model folders, or the baseline `sketch`) on the same pairs:
-    REPORT/table.md, table.csv and a labelled grid.png."""
+            device, batch_size, style_data, nst_steps, vgg_weights) -> None:
+    """Score METHODS on the same pairs: run folders, model folders, or the baselines `sketch`
+    (the sketch itself) and `nst` (Neural Style Transfer). Writes REPORT/table.md, table.csv
+    and a labelled grid.png."""
     from .compare import compare as run_compare
     from .compare import resolve_method, sketch_baseline, write_tables
     from .config import DataConfig
@@ -164,7 +170,14 @@ def compare(methods, data_root, split, report_dir, epochs, limit, size, lines, g
         kept = [int(e) for e in epochs.split(",") if e.strip()]
     except ValueError:
         raise click.BadParameter(f"{epochs!r} is not a comma-separated list of epochs", param_hint="--epochs") from None
-    baselines = {"sketch": sketch_baseline}
+    def nst_baseline():
+        from .stylize import StyleTransfer, StyleTransferConfig, load_vgg_features, style_pool_from_pairs
+
+        features = load_vgg_features(vgg_weights, resolve_device(device))  # one clear error when missing
+        styles = style_pool_from_pairs(style_data or data_root)
+        return StyleTransfer(features, StyleTransferConfig(steps=nst_steps, size=size), styles, seed=0)
+
+    baselines = {"sketch": sketch_baseline, "nst": nst_baseline}
     resolved = [resolve_method(m, device=device, lines=lines, batch_size=batch_size, baselines=baselines)
                 for m in methods]
     dataset = load_split(data_root, split, DataConfig(size=size), augment=False, aligned=aligned_only)
@@ -177,6 +190,45 @@ def compare(methods, data_root, split, report_dir, epochs, limit, size, lines, g
     grid.save(report_dir / "grid.png")
     click.echo(table.read_text())
     click.echo(f"report: {table}, {report_dir / 'table.csv'}, {report_dir / 'grid.png'}")
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--style", "style_path", required=True, type=click.Path(path_type=Path),
+              help="The color image whose style (Gram matrices of VGG19 features) is transferred.")
+@click.option("-o", "--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output folder.")
+@click.option("--steps", default=300, show_default=True, help="Optimizer steps per image.")
+@click.option("--optimizer", default="lbfgs", type=click.Choice(["lbfgs", "adam"]), show_default=True)
+@click.option("--size", default=256, show_default=True, help="Working size of the longer side.")
+@click.option("--vgg-weights", type=click.Path(path_type=Path), default=None,
+              help="vgg19-dcbb9e9d.pth (else $SKETCHCOLOR_VGG19_WEIGHTS or the torch hub cache).")
+@click.option("--device", default="auto", show_default=True)
+def stylize(inputs, style_path, out_dir, steps, optimizer, size, vgg_weights, device) -> None:
+    """Neural Style Transfer (Gatys et al. 2015) of sketches toward one color image: the
+    paper's first baseline. Writes OUT/<name>.png at each input's size."""
+    from .colorize_files import expand_inputs
+    from .device import resolve_device
+    from .imageio import ImageReadError, read_image, to_pil, to_tensor
+    from .stylize import StyleTransfer, StyleTransferConfig, load_vgg_features
+
+    method = StyleTransfer(load_vgg_features(vgg_weights, resolve_device(device)),
+                           StyleTransferConfig(steps=steps, optimizer=optimizer, size=size), [read_image(style_path)])
+    paths, missing = expand_inputs(inputs)
+    for message in missing:
+        log.error("%s", message)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = 0
+    for path in paths:
+        try:
+            sketch = to_tensor(read_image(path), 1)
+        except ImageReadError as err:
+            log.error("%s", err)
+            continue
+        to_pil(method.colorize_tensors(sketch[None])[0].cpu()).save(out_dir / f"{path.stem}.png")
+        written += 1
+    click.echo(f"stylized {written} of {len(paths) + len(missing)} inputs into {out_dir}")
+    if written < len(paths) + len(missing):
+        sys.exit(1)
 
 
 @cli.command()

@@ -27,8 +27,9 @@ clamp after every step is the alternative.
 
 Steps. 300 iterations by default, each about one VGG19 forward and backward pass: with
 the content initialisation (starting from the sketch, the paper's content-init variant)
-L-BFGS is visually settled by then; the PyTorch tutorial stops after the same number of
-evaluations. The paper itself fixes no count (white-noise starts typically run 500-1000).
+the PyTorch tutorial stops after the same number of evaluations; the paper itself fixes
+no count (white-noise starts typically run 500-1000). Not yet checked here on the real
+weights. On a CPU one pass at 256 px takes 1-2 s, so this is minutes per image.
 
 Weights are never downloaded: `find_vgg_weights` finds torchvision's IMAGENET1K_V1 file
 locally, or `missing_vgg_message()` says where to put it (as `metrics/fid.py` does).
@@ -205,8 +206,8 @@ class StyleTransferConfig:
     """How the image is optimised; every default is the paper's or says why it is not."""
 
     # Optimiser iterations, each about one VGG19 forward+backward pass (L-BFGS-B is also
-    # capped at `steps` passes); 300 settles L-BFGS from the content init (module
-    # docstring) and bounds the cost of evaluating a whole split.
+    # capped at `steps` passes); 300 as in the PyTorch tutorial's content-init run (module
+    # docstring), which also bounds the cost of evaluating a whole split.
     steps: int = 300
     # "lbfgs" is L-BFGS-B: the paper's optimiser, plus the pixel range as a box constraint;
     # it needs far fewer steps on this smooth, full-batch problem. "adam" (projected) is
@@ -224,8 +225,8 @@ class StyleTransferConfig:
     # The paper has no smoothness term; content-init starts smooth, so it is off. Raise it
     # (e.g. 1e-2) if L-BFGS leaves high-frequency speckle.
     tv_weight: float = 0.0
-    # Working size of the longer side: the scale VGG sees; 256 keeps CPU runs affordable
-    # and matches the project's training resolution.
+    # Working size of the longer side: the scale VGG sees; 256 is the paper config's
+    # resolution (configs/paper.yaml) and keeps CPU runs affordable.
     size: int = 256
     # "content" starts from the sketch (the paper's content-init variant: keeps the lines,
     # converges faster, and is deterministic); "noise" is the paper's white-noise start.
