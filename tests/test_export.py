@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from sketchcolor import Colorizer, inference
+from sketchcolor import Colorizer, runtime
 from sketchcolor import export as onnx_export
 from sketchcolor.checkpoint import load_model, save_model
 from sketchcolor.errors import SketchcolorError
@@ -75,7 +75,7 @@ def test_onnx_backend_matches_torch_and_is_exported_once(model_dir, cache_home, 
 
 def test_bf16_is_close_to_fp32_or_falls_back_with_a_note(model_dir, caplog):
     sketches = torch.rand(2, 1, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
-    fp32 = Colorizer.from_pretrained(model_dir, device="cpu")
+    fp32 = Colorizer.from_pretrained(model_dir, device="cpu", precision="fp32")
     with caplog.at_level(logging.WARNING, logger="sketchcolor"):
         bf16 = Colorizer.from_pretrained(model_dir, device="cpu", precision="bf16")
     if bf16.precision == "bf16":
@@ -85,7 +85,7 @@ def test_bf16_is_close_to_fp32_or_falls_back_with_a_note(model_dir, caplog):
 
 
 def test_bf16_falls_back_to_fp32_with_one_note(model_dir, caplog, monkeypatch):
-    monkeypatch.setattr(inference, "_cpu_autocast_bf16", lambda: False)  # as on a torch without it
+    monkeypatch.setattr(runtime, "cpu_autocast_bf16", lambda: False)  # as on a torch without it
     with caplog.at_level(logging.WARNING, logger="sketchcolor"):
         torch_bf16 = Colorizer.from_pretrained(model_dir, device="cpu", precision="bf16")
     assert torch_bf16.precision == "fp32" and caplog.text.count("precision bf16") == 1

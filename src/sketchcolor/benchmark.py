@@ -28,6 +28,7 @@ from PIL import Image, ImageDraw
 from .atomic import atomic_write_text
 from .config import Config, load_config
 from .models import build_generator
+from .runtime import FrozenCompiled, cpu_autocast_bf16
 
 MATMUL_N = 2048  # side of the square matmul that measures the machine's peak
 PARITY = 1e-2  # max |variant - eager fp32| for a variant to count as a faithful `infer_backend`
@@ -65,9 +66,7 @@ def matmul_gflops(dtype: torch.dtype, *, repeats: int, n: int = MATMUL_N) -> flo
 
 
 def bf16_supported() -> bool:
-    from .inference import _cpu_autocast_bf16  # one check of bf16 autocast, shared with Colorizer
-
-    return _cpu_autocast_bf16()
+    return cpu_autocast_bf16()  # the check Colorizer uses
 
 
 def torch_runner(module: Callable, bf16: bool) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -92,13 +91,17 @@ def variant_builders(generator: torch.nn.Module, config: Config, workdir: Path, 
                      use_compile: bool = True) -> dict[str, Callable[[], Callable]]:
     """Name -> zero-argument builder of a tensor-in, tensor-out runner (built lazily, inside try)."""
     compile_ = lambda: torch.compile(generator, mode="default", dynamic=False)  # noqa: E731
+    # Colorizer's `compile` backend; batch 1 so both measured shapes are real (it pads up, not down).
+    frozen = lambda: FrozenCompiled(generator, 1)  # noqa: E731
     builders = {"torch-eager-fp32": lambda: torch_runner(generator, False)}
     if bf16_supported():
         builders["torch-eager-bf16"] = lambda: torch_runner(generator, True)
     if use_compile:  # inductor's first call takes tens of seconds per shape
         builders["torch-compile-fp32"] = lambda: torch_runner(compile_(), False)
+        builders["torch-compile-frozen-fp32"] = lambda: torch_runner(frozen(), False)
     if use_compile and bf16_supported():
         builders["torch-compile-bf16"] = lambda: torch_runner(compile_(), True)
+        builders["torch-compile-frozen-bf16"] = lambda: torch_runner(frozen(), True)
     builders["onnxruntime-fp32"] = lambda: onnx_runner(generator, config, workdir)
     return builders
 

@@ -67,7 +67,8 @@ def resolve_method(spec: str, *, device: str, lines: str, batch_size: int,
             log.warning("%s: not run: %s", spec, err)
             return Method(spec, f"baseline:{spec}", missing=str(err))
     model_dir = resolve_model_dir(spec)
-    colorizer = Colorizer.from_pretrained(model_dir, device=device, batch_size=batch_size, lines=lines)
+    colorizer = Colorizer.from_pretrained(model_dir, device=device, batch_size=batch_size, lines=lines,
+                                          backend="torch", precision="fp32")  # as `evaluate` scores
     run = model_dir.parent if model_dir.name in ("best", "latest") else model_dir
     snapshots = {int(p.name.split("_")[1]): p for p in sorted((run / "epochs").glob("epoch_*"))}
     return Method(model_label(model_dir), str(model_dir), colorizer, snapshots)
@@ -106,7 +107,8 @@ def comparison_figure(methods: list[Method], dataset: PairDataset, epochs: list[
             continue
         for epoch in epochs:
             if epoch in method.snapshots:
-                snapshot = Colorizer.from_pretrained(method.snapshots[epoch], device=device, lines=lines)
+                snapshot = Colorizer.from_pretrained(method.snapshots[epoch], device=device, lines=lines,
+                                                     backend="torch", precision="fp32")
                 columns.append(_colorize(snapshot, sketches))
                 labels.append(f"{method.label} e{epoch}")
         columns.append(_colorize(method.colorizer, sketches))

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-from contextlib import nullcontext
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +17,7 @@ from .config import Config
 from .device import resolve_device
 from .errors import SketchcolorError
 from .imageio import to_gray, to_pil
+from .runtime import BACKENDS, PRECISIONS, FrozenCompiled, autocast, pick_backend, pick_precision
 from .tiling import DETAIL_MODES, Region, colorize_tiled, letterbox, tile_region
 
 if TYPE_CHECKING:
@@ -26,8 +25,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("sketchcolor")
 DEFAULT_MODEL = Path(__file__).parent / "weights" / "default"
-BACKENDS = ("torch", "onnx")
-PRECISIONS = ("fp32", "bf16")
 
 
 def resolve_model_dir(path: str | Path | None) -> Path:
@@ -66,13 +63,12 @@ class Colorizer:
     """
 
     def __init__(self, generator: torch.nn.Module | OnnxGenerator, config: Config, *, device: torch.device,
-                 batch_size: int = 8, lines: str = "keep", precision: str = "fp32", detail: str = "whole"):
-        if lines not in LINE_MODES:
-            raise SketchcolorError(f"lines must be one of {', '.join(LINE_MODES)}, not {lines!r}")
-        if detail not in DETAIL_MODES:
-            raise SketchcolorError(f"detail must be one of {', '.join(DETAIL_MODES)}, not {detail!r}")
-        if precision not in PRECISIONS:
-            raise SketchcolorError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+                 batch_size: int = 8, lines: str = "keep", precision: str = "fp32", detail: str = "whole",
+                 backend: str = "torch"):
+        for name, value, allowed in (("lines", lines, LINE_MODES), ("detail", detail, DETAIL_MODES),
+                                     ("precision", precision, PRECISIONS), ("backend", backend, BACKENDS)):
+            if value not in allowed:
+                raise SketchcolorError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
         is_torch = isinstance(generator, torch.nn.Module)
         self.generator = generator.to(device).eval() if is_torch else generator
         self.config = config
@@ -81,21 +77,27 @@ class Colorizer:
         self.lines = lines
         self.detail = detail
         self.size = config.data.size
-        self.precision = precision if precision == "fp32" or _bf16_runs(device, is_torch) else "fp32"
+        self.backend = pick_backend(backend, device) if is_torch else "onnx"
+        self.precision = pick_precision(precision, device, self.backend)
+        # What runs the network: the module itself, or its frozen compiled form (compiled on first use).
+        self.run = FrozenCompiled(self.generator, batch_size) if self.backend == "compile" else self.generator
 
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None, *, device: str = "auto", batch_size: int = 8,
-                        lines: str = "keep", backend: str = "torch", precision: str = "fp32",
-                        detail: str = "whole") -> "Colorizer":
+                        lines: str = "keep", backend: str = "auto", precision: str = "auto",
+                        detail: str = "whole", images: int | None = None) -> "Colorizer":
         """Load a model directory or run folder (None: the bundled default model).
 
         `backend="onnx"` runs it with ONNX Runtime: a model directory is exported once and
         cached under ~/.cache/sketchcolor/onnx; an `.onnx` file from `export onnx` runs as is.
+        `backend="auto"` compiles when `images` (the job's length, if known) repays it, and
+        `precision="auto"` uses bf16 where the hardware has it: see runtime.py.
         """
         if backend not in BACKENDS:
             raise SketchcolorError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
         target = resolve_device(device)
         model = resolve_model_dir(path)
+        backend = pick_backend(backend, target, images)
         if backend == "onnx":
             from .export import load_onnx  # onnxruntime is imported only when it is used
 
@@ -105,7 +107,7 @@ class Colorizer:
         else:
             generator, config, _ = load_model(model, device=target)
         return cls(generator, config, device=target, batch_size=batch_size, lines=lines, precision=precision,
-                   detail=detail)
+                   detail=detail, backend=backend)
 
     def __call__(self, images: Image.Image | list[Image.Image]) -> Image.Image | list[Image.Image]:
         """Colorized pages, each at its input's full size."""
@@ -136,9 +138,8 @@ class Colorizer:
         height, width = sketches.shape[-2:]
         working = F.interpolate(sketches.to(self.device), size=(self.size, self.size), mode="bicubic",
                                 antialias=True, align_corners=False).clamp(-1, 1)
-        bf16 = torch.autocast(self.device.type, dtype=torch.bfloat16) if self.precision == "bf16" else nullcontext()
-        with bf16:
-            colors = self.generator(working).float()
+        with autocast(self.device, self.precision):
+            colors = self.run(working).float()
         if (height, width) != (self.size, self.size):
             colors = F.interpolate(colors, size=(height, width), mode="bicubic", antialias=True,
                                    align_corners=False).clamp(-1, 1)
@@ -167,27 +168,3 @@ class Layers:
         ink = Image.new("LA", self.lines.size, 0)
         ink.putalpha(self.lines.point(lambda value: 255 - value))
         return ink
-
-
-def _bf16_runs(device: torch.device, is_torch: bool) -> bool:
-    """Whether bf16 autocast works here; if not, one note says so (the caller uses fp32)."""
-    if not is_torch:
-        reason = "the ONNX backend runs fp32 only"
-    elif device.type == "cuda":
-        reason = None if torch.cuda.is_bf16_supported() else f"{torch.cuda.get_device_name(device)} has no bf16"
-    else:
-        reason = None if _cpu_autocast_bf16() else "this torch has no bf16 autocast on the CPU"
-    if reason:
-        log.warning("precision bf16: %s; using fp32", reason)
-    return reason is None
-
-
-@cache
-def _cpu_autocast_bf16() -> bool:
-    # A real convolution, not a version check: what matters is that the kernels exist.
-    # CPUs without native bf16 instructions (AVX512-BF16, AMX) still run it, emulated and slower.
-    try:
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            return torch.nn.functional.conv2d(torch.ones(1, 1, 4, 4), torch.ones(1, 1, 3, 3)).dtype == torch.bfloat16
-    except RuntimeError:
-        return False

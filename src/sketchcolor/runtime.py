@@ -1,0 +1,125 @@
+"""How a generator runs at inference: which backend, which precision, chosen once per process.
+
+- `torch`: eager PyTorch.
+- `compile`: `torch.compile` (inductor) with *freezing*: weights become constants, so
+  convolutions are pre-packed for oneDNN once instead of per call. Measured here it is the
+  fastest CPU path by far (benchmarks/results/), but its first call compiles for tens of
+  seconds, so it pays off only for long jobs: a folder of hundreds of pages, a server.
+- `onnx`: ONNX Runtime on an exported graph (export.py), fp32.
+`auto` picks between them (`pick_backend`); precision `auto` is bf16 where the hardware
+computes it natively (outputs stay within 1e-2 of fp32; measured in the benchmark), else fp32.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import nullcontext
+from functools import cache
+from pathlib import Path
+
+import torch
+
+log = logging.getLogger("sketchcolor")
+BACKENDS = ("auto", "torch", "compile", "onnx")
+PRECISIONS = ("auto", "fp32", "bf16")
+# `auto` compiles only for jobs this long: the compile (~25 s on 2 cores) must be repaid by
+# ~0.1 s saved per image at 256 px (benchmarks/results/cpu-pix2pix-256.json).
+COMPILE_MIN_IMAGES = 256
+
+
+def pick_backend(requested: str, device: torch.device, images: int | None = None) -> str:
+    """`auto` -> `compile` for long jobs on a CPU, else `torch`; other names pass through."""
+    if requested != "auto":
+        return requested
+    long_job = images is not None and images >= COMPILE_MIN_IMAGES
+    return "compile" if long_job and device.type == "cpu" and compile_works() else "torch"
+
+
+def pick_precision(requested: str, device: torch.device, backend: str) -> str:
+    """What will actually run: `auto` -> bf16 on native-bf16 hardware; bf16 where it cannot
+    run falls back to fp32 with one note."""
+    if requested == "fp32":
+        return "fp32"
+    reason = _bf16_unavailable(device, backend)
+    if requested == "auto":
+        return "bf16" if reason is None and native_bf16(device) else "fp32"
+    if reason:
+        log.warning("precision bf16: %s; using fp32", reason)
+        return "fp32"
+    return "bf16"
+
+
+def autocast(device: torch.device, precision: str):
+    return torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
+
+
+class FrozenCompiled:
+    """A generator compiled by inductor with freezing, for inference only.
+
+    Compiled graphs are specialised to their input shape, so every call is padded to the
+    same batch size: one compile per process, whatever the last batch holds.
+    """
+
+    def __init__(self, generator: torch.nn.Module, batch_size: int) -> None:
+        self.batch_size = batch_size
+        self.compiled = torch.compile(generator.eval(), dynamic=False)
+
+    @torch.no_grad()
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        count = x.shape[0]
+        if count < self.batch_size:
+            x = torch.cat([x, x[:1].expand(self.batch_size - count, *x.shape[1:])])
+        import torch._inductor.config as inductor_config  # only where compile is used
+
+        with inductor_config.patch(freezing=True):
+            return self.compiled(x)[:count]
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether bf16 is computed natively (fast), not emulated: AVX512-BF16 or AMX on x86,
+    or a CUDA GPU with bf16 support."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    flags = _cpu_flags()
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+@cache
+def _cpu_flags() -> frozenset[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:  # not Linux: no cheap way to tell, assume emulated
+        return frozenset()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return frozenset(line.split(":", 1)[1].split())
+    return frozenset()
+
+
+def _bf16_unavailable(device: torch.device, backend: str) -> str | None:
+    if backend == "onnx":
+        return "the ONNX backend runs fp32 only"
+    if device.type == "cuda":
+        return None if torch.cuda.is_bf16_supported() else f"{torch.cuda.get_device_name(device)} has no bf16"
+    return None if cpu_autocast_bf16() else "this torch has no bf16 autocast on the CPU"
+
+
+@cache
+def cpu_autocast_bf16() -> bool:
+    # A real convolution, not a version check: what matters is that the kernels exist.
+    try:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return torch.nn.functional.conv2d(torch.ones(1, 1, 4, 4), torch.ones(1, 1, 3, 3)).dtype == torch.bfloat16
+    except RuntimeError:
+        return False
+
+
+@cache
+def compile_works() -> bool:
+    """Whether inductor can build here (it needs a C++ compiler); checked once on a toy."""
+    try:
+        FrozenCompiled(torch.nn.Conv2d(1, 1, 1), 1)(torch.ones(1, 1, 2, 2))
+        return True
+    except Exception as err:  # noqa: BLE001 - any failure means: do not pick compile automatically
+        log.info("torch.compile unavailable here (%s); using eager torch", type(err).__name__)
+        return False

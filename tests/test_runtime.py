@@ -1,0 +1,49 @@
+"""Backend and precision choice, and the frozen compiled generator."""
+
+import logging
+
+import pytest
+import torch
+
+from sketchcolor import Colorizer, runtime
+from sketchcolor.checkpoint import save_model
+from sketchcolor.models import build_generator
+from sketchcolor.runtime import COMPILE_MIN_IMAGES, FrozenCompiled, pick_backend, pick_precision
+
+CPU = torch.device("cpu")
+
+
+def test_auto_backend_compiles_only_long_jobs(monkeypatch):
+    monkeypatch.setattr(runtime, "compile_works", lambda: True)
+    assert pick_backend("auto", CPU) == "torch"
+    assert pick_backend("auto", CPU, images=COMPILE_MIN_IMAGES - 1) == "torch"
+    assert pick_backend("auto", CPU, images=COMPILE_MIN_IMAGES) == "compile"
+    assert pick_backend("onnx", CPU, images=10_000) == "onnx"
+    monkeypatch.setattr(runtime, "compile_works", lambda: False)  # no C++ compiler: never chosen
+    assert pick_backend("auto", CPU, images=10_000) == "torch"
+
+
+def test_auto_precision_is_bf16_only_on_native_hardware(monkeypatch, caplog):
+    monkeypatch.setattr(runtime, "cpu_autocast_bf16", lambda: True)
+    monkeypatch.setattr(runtime, "_cpu_flags", lambda: frozenset({"avx512f", "avx512_bf16"}))
+    assert pick_precision("auto", CPU, "torch") == "bf16"
+    assert pick_precision("auto", CPU, "onnx") == "fp32"
+    monkeypatch.setattr(runtime, "_cpu_flags", lambda: frozenset({"avx2"}))  # emulated bf16 is slower
+    with caplog.at_level(logging.WARNING, logger="sketchcolor"):
+        assert pick_precision("auto", CPU, "torch") == "fp32"
+        assert pick_precision("bf16", CPU, "torch") == "bf16"  # asked for explicitly: it runs
+    assert caplog.text == ""
+
+
+def test_frozen_compiled_generator_matches_eager_and_pads_batches(tiny_config, tmp_path):
+    if not runtime.compile_works():
+        pytest.skip("torch.compile cannot build on this machine")
+    torch.manual_seed(0)
+    model_dir = save_model(tmp_path / "model", build_generator(tiny_config.generator), tiny_config)
+    eager = Colorizer.from_pretrained(model_dir, device="cpu", backend="torch", precision="fp32")
+    compiled = Colorizer.from_pretrained(model_dir, device="cpu", backend="compile", precision="fp32", batch_size=4)
+    assert isinstance(compiled.run, FrozenCompiled)
+    sketches = torch.rand(3, 1, 32, 32, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    got = compiled.colorize_tensors(sketches)  # 3 of a batch of 4: padded, then cut back
+    assert got.shape == (3, 3, 32, 32)
+    assert (got - eager.colorize_tensors(sketches)).abs().max() < 1e-4
