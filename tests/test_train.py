@@ -100,3 +100,22 @@ def test_half_precision_model_directory_is_smaller_and_close(tmp_path, tiny_conf
     loaded, _, _ = load_model(tmp_path / "half")
     sketch = torch.randn(2, 1, 32, 32)
     assert torch.allclose(loaded(sketch), generator(sketch), atol=2e-2)
+
+
+def test_bf16_on_cpu_trains_close_to_fp32(tiny_config, tmp_path):
+    from sketchcolor.runtime import cpu_autocast_bf16
+
+    if not cpu_autocast_bf16():
+        pytest.skip("no bf16 autocast on this CPU")
+    batch = {"sketch": torch.rand(4, 1, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1,
+             "color": torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(1)) * 2 - 1}
+    exact = Trainer(tiny_config, tmp_path / "fp32")
+    mixed = Trainer(tiny_config.with_overrides(["train.amp_on_cpu=true"]), tmp_path / "bf16")
+    assert mixed.use_amp and mixed.layout == torch.channels_last and not exact.use_amp
+    for _ in range(3):
+        torch.manual_seed(5)
+        a = exact.train_step(batch)
+        torch.manual_seed(5)
+        b = mixed.train_step(batch)
+        for key in ("g/l1", "g/gan", "d/real"):
+            assert abs(a[key] - b[key]) <= 0.05 * abs(a[key]) + 1e-2, (key, a[key], b[key])

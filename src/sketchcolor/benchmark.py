@@ -161,21 +161,33 @@ def inference_results(config: Config, size: int, repeats: int, peaks: dict[str, 
 
 
 def train_results(config: Config, size: int, repeats: int, *, probe: bool) -> dict[str, Any]:
-    """Median Trainer.train_step time at batch 4 (after 2 warm-up steps); optionally the largest batch that runs."""
+    """Median Trainer.train_step time at batch 4 (after 2 warm-up steps), in fp32 (the default,
+    exact mode) and with bf16 autocast on the CPU (`train.amp_on_cpu`); optionally the largest
+    batch that runs in fp32."""
+    result: dict[str, Any] = {}
+    variants = {"fp32": config}
+    if bf16_supported():
+        variants["bf16"] = config.with_overrides(["train.amp_on_cpu=true"])
+    for name, variant in variants.items():
+        with tempfile.TemporaryDirectory() as run_dir:
+            step = _train_step_timer(variant, run_dir, size, repeats)
+            result[f"train_images_per_s_bs4_{name}"] = TRAIN_BATCH / step(TRAIN_BATCH)
+            if probe and name == "fp32":
+                result["train_max_batch"] = largest_batch(lambda batch: step(batch, once=True))
+    result["train_images_per_s_bs4"] = max(v for k, v in result.items() if k.startswith("train_images_per_s_bs4_"))
+    return result
+
+
+def _train_step_timer(config: Config, run_dir: str, size: int, repeats: int) -> Callable[[int], float]:
     from .train import Trainer
 
-    with tempfile.TemporaryDirectory() as run_dir:
-        trainer = Trainer(config, run_dir)
+    trainer = Trainer(config, run_dir)
 
-        def step(batch: int) -> float:
-            data = {"sketch": torch.rand(batch, 1, size, size) * 2 - 1, "color": torch.rand(batch, 3, size, size) * 2 - 1}
-            return timed(lambda: trainer.train_step(data), repeats=repeats, warmup=2)
+    def step(batch: int, once: bool = False) -> float:
+        data = {"sketch": torch.rand(batch, 1, size, size) * 2 - 1, "color": torch.rand(batch, 3, size, size) * 2 - 1}
+        return timed(lambda: trainer.train_step(data), repeats=1 if once else repeats, warmup=0 if once else 2)
 
-        result: dict[str, Any] = {"train_images_per_s_bs4": TRAIN_BATCH / step(TRAIN_BATCH)}
-        if probe:
-            result["train_max_batch"] = largest_batch(lambda b: trainer.train_step(
-                {"sketch": torch.zeros(b, 1, size, size), "color": torch.zeros(b, 3, size, size)}))
-    return result
+    return step
 
 
 def largest_batch(step: Callable[[int], Any]) -> int:

@@ -97,7 +97,8 @@ class TrainConfig:
     max_steps: int | None = None  # stop after this many optimizer steps (None: run all epochs)
     save_every_steps: int = 500  # also checkpoint mid-epoch every N steps (0: only per epoch)
     log_every_steps: int = 10  # TensorBoard scalar interval
-    amp: bool = True  # mixed precision on CUDA (ignored on CPU)
+    amp: bool = True  # mixed precision on CUDA (bf16, else fp16 with a grad scaler)
+    amp_on_cpu: bool = False  # bf16 autocast on the CPU too: ~1.8x faster on native-bf16 CPUs, not bit-exact
     sync_batchnorm: bool = False  # under torchrun: batch-norm statistics over the global batch
     keep_epochs: list[int] = field(default_factory=list)  # also keep the generator after these epochs
     # (0: before training) in epochs/epoch_NNNN/, for `compare --epochs` grids over training

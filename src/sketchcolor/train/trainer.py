@@ -42,11 +42,15 @@ class Trainer:
         self.dist = init_distributed(self.device.type)
         if self.device.type == "cuda" and self.dist.enabled:
             self.device = torch.device("cuda", self.dist.local_rank)
+        # Mixed precision: on CUDA by default; on the CPU only when asked (bf16 there).
+        on_cuda = self.device.type == "cuda"
+        self.use_amp = config.train.amp and (on_cuda or config.train.amp_on_cpu)
+        self.amp_dtype = torch.float16 if on_cuda and not torch.cuda.is_bf16_supported() else torch.bfloat16
+        # channels_last: tensor cores on CUDA; on the CPU it speeds oneDNN's bf16 kernels (~10%).
+        self.layout = torch.channels_last if on_cuda or self.use_amp else torch.contiguous_format
         self.generator, self.discriminator = self._build_networks()
         self.g_opt = self._adam(self.generator)
         self.d_opt = self._adam(self.discriminator)
-        self.use_amp = config.train.amp and self.device.type == "cuda"
-        self.amp_dtype = torch.bfloat16 if self.use_amp and torch.cuda.is_bf16_supported() else torch.float16
         # A grad scaler only matters for fp16; bf16 has fp32's exponent range.
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp and self.amp_dtype == torch.float16)
         self.epoch = self.epoch_step = self.step = 0
@@ -64,9 +68,9 @@ class Trainer:
                 networks = [torch.nn.SyncBatchNorm.convert_sync_batchnorm(n) for n in networks]
             # Dropout masks and penalty mixing weights must differ between ranks.
             torch.manual_seed(config.train.seed * 1_009 + self.dist.rank)
-        if self.device.type == "cuda":  # tensor-core friendly layout; autotuned conv kernels
+        if self.device.type == "cuda":  # autotuned conv kernels
             torch.backends.cudnn.benchmark = True
-            networks = [n.to(memory_format=torch.channels_last) for n in networks]
+        networks = [n.to(memory_format=self.layout) for n in networks]
         return networks[0].to(self.device), networks[1].to(self.device)
 
     def _adam(self, module: torch.nn.Module) -> torch.optim.Adam:
@@ -110,9 +114,8 @@ class Trainer:
         self.scaler.step(optimizer)
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
-        layout = torch.channels_last if self.device.type == "cuda" else torch.contiguous_format
-        sketch = batch["sketch"].to(self.device, non_blocking=True, memory_format=layout)
-        color = batch["color"].to(self.device, non_blocking=True, memory_format=layout)
+        sketch = batch["sketch"].to(self.device, non_blocking=True, memory_format=self.layout)
+        color = batch["color"].to(self.device, non_blocking=True, memory_format=self.layout)
         with self._autocast():
             fake = self.generator(sketch)
         d_terms = self.d_step(sketch, color, fake)
