@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from sketchcolor.compose import lines_kept
+
 Image.MAX_IMAGE_PIXELS = None  # our own page, as large as asked
 
 
@@ -56,10 +58,8 @@ def run_mode(page_path: Path, out_dir: Path, detail: str, extra: list[str]) -> d
         record["stderr"] = result.stderr.strip().splitlines()[-1:]
         return record
     with Image.open(page_path) as sketch, Image.open(out_dir / f"{page_path.stem}.png") as colored:
-        ink = np.asarray(sketch) < 128
-        darkest = np.asarray(colored.convert("RGB")).max(axis=2)  # a pixel's brightest channel
         record["output_size"] = list(colored.size)
-        record["lines_kept"] = bool((darkest[ink] <= np.asarray(sketch)[ink]).all())
+        record["lines_kept"] = lines_kept(sketch, colored)
     return record
 
 

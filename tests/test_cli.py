@@ -96,3 +96,13 @@ def test_sketchify_writes_pairs_and_reports_bad_files(tmp_path):
     pairs = sorted((tmp_path / "pairs").iterdir())
     assert [p.name for p in pairs] == ["art0.png", "art1.png"]
     assert Image.open(pairs[0]).size == (128, 64)
+
+
+def test_data_split_writes_sketch_and_color_halves(pair_root, tmp_path):
+    (pair_root / "train" / "broken.png").write_bytes(b"nope")
+    result = run_cli("data", "split", pair_root / "train", "--out", tmp_path / "halves")
+    assert result.returncode == 1 and "broken.png" in result.stderr and "split 16 of 17" in result.stdout
+    sketch = Image.open(tmp_path / "halves" / "sketch" / "pair_000.png")
+    color = Image.open(tmp_path / "halves" / "color" / "pair_000.png")
+    assert sketch.mode == "L" and color.mode == "RGB" and sketch.size == color.size == (64, 64)
+    assert np.asarray(color.convert("HSV"))[:, :, 1].mean() > np.asarray(sketch.convert("RGB").convert("HSV"))[:, :, 1].mean()

@@ -27,3 +27,17 @@ def test_multiply_keeps_paper_transparent_and_ink_dark():
     out = np.asarray(multiply_lines(flat, sketch))
     assert tuple(out[0, 0]) == (200, 100, 50) and tuple(out[0, 1]) == (0, 0, 0)
     assert tuple(out[0, 2]) == (100, 50, 25)
+
+
+def test_lines_kept_detects_a_lightened_line_and_a_wrong_size():
+    from PIL import Image
+
+    from sketchcolor.compose import lines_kept
+
+    sketch = Image.new("L", (20, 10), 255)
+    sketch.putpixel((5, 5), 30)
+    colored = multiply_lines(Image.new("RGB", (20, 10), (200, 120, 40)), sketch)
+    assert lines_kept(sketch, colored)
+    colored.putpixel((5, 5), (31, 0, 0))  # one channel lighter than the ink
+    assert not lines_kept(sketch, colored)
+    assert not lines_kept(sketch, Image.new("RGB", (10, 20), "black"))

@@ -300,6 +300,34 @@ def data_openmoji(out_dir: Path, size: int, package: Path | None, workers: int) 
     click.echo(", ".join(f"{name}: {count}" for name, count in counts.items()))
 
 
+@data.command("split")
+@click.argument("pairs_dir", type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
+@click.option("--sketch-side", default="auto", type=click.Choice(["auto", "left", "right"]), show_default=True)
+def data_split(pairs_dir: Path, out_dir: Path, sketch_side: str) -> None:
+    """Split side-by-side pairs into OUT/sketch/ and OUT/color/ (full size, PNG), e.g. to
+    colorize the sketches of a paired set."""
+    from .imageio import ImageReadError, list_images, read_image, split_pair
+
+    if not pairs_dir.is_dir():
+        raise SketchcolorError(f"input folder {pairs_dir} does not exist")
+    (out_dir / "sketch").mkdir(parents=True, exist_ok=True)
+    (out_dir / "color").mkdir(parents=True, exist_ok=True)
+    paths, failed = list_images(pairs_dir), []
+    for path in paths:
+        try:
+            sketch, color = split_pair(read_image(path), sketch_side)
+        except ImageReadError as err:
+            log.error("%s", err)
+            failed.append(path)
+            continue
+        sketch.convert("L").save(out_dir / "sketch" / f"{path.stem}.png")
+        color.convert("RGB").save(out_dir / "color" / f"{path.stem}.png")
+    click.echo(f"split {len(paths) - len(failed)} of {len(paths)} pairs into {out_dir}/sketch and {out_dir}/color")
+    if failed:
+        sys.exit(1)
+
+
 @data.command("sketchify")
 @click.argument("input_dir", type=click.Path(path_type=Path))
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))

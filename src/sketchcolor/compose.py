@@ -46,3 +46,14 @@ def keep_lines(colors: torch.Tensor, sketches: torch.Tensor) -> torch.Tensor:
     what `--lines keep` produces, for scoring it batched."""
     flat = (flat_colors(colors, sketches) + 1) / 2
     return flat * (sketches + 1) - 1
+
+
+def lines_kept(sketch: Image.Image, colored: Image.Image, ink_level: int = 128) -> bool:
+    """Whether every ink pixel of the sketch (gray < ink_level) is at least as dark in every
+    channel of the colored page: what `multiply_lines` guarantees at full size."""
+    gray = np.asarray(sketch.convert("L"))
+    if colored.size != sketch.size:
+        return False
+    brightest = np.asarray(colored.convert("RGB")).max(axis=2)
+    ink = gray < ink_level
+    return bool((brightest[ink] <= gray[ink]).all())
