@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The baselines-and-ablations study of docs/results/README.md: seven methods trained with the
+# same budget (data, size, batch, steps, augmentation), then `sketchcolor compare` on two test
+# sets. Budget and size are what two CPU cores afford in about an hour; change them here.
+#   bash docs/results/run_study.sh            # all runs (resumes any that were interrupted), then compare
+#   JOBS=1 bash docs/results/run_study.sh     # one training at a time
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+STEPS=${STEPS:-1000}
+SIZE=${SIZE:-64}
+JOBS=${JOBS:-2}
+OPENMOJI=${OPENMOJI:-data/openmoji256}         # sketchcolor data openmoji --out data/openmoji256 --size 256
+ANIME=${ANIME:-../shared/data/anime-pairs}
+RUNS=${RUNS:-runs/study}
+OUT=${OUT:-docs/results}
+
+# The same budget and augmentation for every method (the default recipe's, at SIZE px).
+COMMON=(--data "$OPENMOJI" --data "$ANIME@15"
+        --set data.size=$SIZE --set data.load_size=$((SIZE * 11 / 8)) --set data.scale_jitter=true
+        --set data.flip=true --set data.line_jitter=0.5 --set data.paper_jitter=0.3 --set data.num_workers=0
+        --set train.batch_size=16 --set train.max_steps=$STEPS --set train.epochs=1000
+        --set train.keep_epochs=[0,1,2,4] --set train.save_every_steps=100)
+# The paper's generator and discriminator at the default model's width; depth for SIZE px.
+DEPTH=$(python3 -c "import math; print(int(math.log2($SIZE)))")
+WIDTH=(--set generator.ngf=32 --set generator.depth=$DEPTH --set discriminator.ndf=32)
+
+declare -A METHODS=(
+  [paper]="--config paper ${WIDTH[*]} --set generator.residual_from=$((DEPTH - 3))"
+  [pix2pix]="--config pix2pix ${WIDTH[*]}"
+  [no-residual]="--config paper ${WIDTH[*]} --set generator.residual=false --set discriminator.residual=false"
+  [no-mish]="--config paper ${WIDTH[*]} --set generator.residual_from=$((DEPTH - 3)) --set generator.activation=relu --set generator.encoder_activation=leaky_relu --set discriminator.activation=leaky_relu"
+  [no-penalty]="--config paper ${WIDTH[*]} --set generator.residual_from=$((DEPTH - 3)) --set loss.gp_weight=0"
+  [plain-l1-tv]="--config paper ${WIDTH[*]} --set generator.residual_from=$((DEPTH - 3)) --set loss.l1_power=1 --set loss.tv_power=1"
+  [cyclegan]="--config cyclegan --set generator.ngf=32 --set generator.blocks=6 --set discriminator.ndf=32 --set train.image_pool=50 --set train.lr_decay_epochs=0"
+)
+ORDER=(paper pix2pix cyclegan no-residual no-mish no-penalty plain-l1-tv)
+
+train_one() {
+  local name=$1
+  # shellcheck disable=SC2086  # the method's options are words
+  OMP_NUM_THREADS=1 sketchcolor train ${METHODS[$name]} "${COMMON[@]}" --out "$RUNS/$name" --resume \
+    > "$RUNS/$name.log" 2>&1 && echo "trained $name"
+}
+mkdir -p "$RUNS"
+for name in "${ORDER[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
+  train_one "$name" &
+done
+wait
+
+METHOD_DIRS=(sketch nst)
+for name in "${ORDER[@]}"; do METHOD_DIRS+=("$RUNS/$name"); done
+sketchcolor compare "${METHOD_DIRS[@]}" --data "$OPENMOJI" --split test --size $SIZE --epochs 0,1,2,4 \
+  --nst-steps 100 --out "$OUT/openmoji-test"
+# The anime test images may not be redistributed: its grid stays in the run folder, only the tables are kept.
+sketchcolor compare "${METHOD_DIRS[@]}" --data "$ANIME" --split test --size $SIZE --epochs 0,1,2,4 \
+  --nst-steps 100 --style-data "$ANIME" --out "$RUNS/anime-test"
+mkdir -p "$OUT/anime-test" && cp "$RUNS/anime-test/table.md" "$RUNS/anime-test/table.csv" "$OUT/anime-test/"
