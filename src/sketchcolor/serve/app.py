@@ -46,7 +46,7 @@ class Service:
         model_dir = resolve_model_dir(settings.model)
         device = resolve_device(settings.device)
         generator, config, info = load_model(model_dir, device=device)
-        self.colorizer = Colorizer(generator, config, device=device)
+        self.colorizer = Colorizer(generator, config, device=device, precision="auto")  # bf16 where native
         self.name = model_label(model_dir)
         self.info = info
         self.settings = settings
@@ -75,7 +75,7 @@ class Service:
         base = self.colorizer
         config = dataclasses.replace(base.config, data=dataclasses.replace(base.config.data, size=size))
         # A light per-request view of the one loaded generator: no shared state is changed.
-        colorizer = Colorizer(base.generator, config, device=base.device, lines=lines)
+        colorizer = Colorizer(base.generator, config, device=base.device, lines=lines, precision=base.precision)
         buffer = io.BytesIO()
         colorizer(sketch).save(buffer, format="PNG")
         return buffer.getvalue()

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The numbers of MODEL_CARD.md: the bundled model beside its two floors (the sketch itself as the
+# output, and pix2pix-small trained with the same data, steps and batch), on three test sets, all
+# through `sketchcolor compare` (the code of `sketchcolor evaluate`), at 256 px with lines kept.
+#   bash docs/model-card/evaluate.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+OPENMOJI=${OPENMOJI:-data/openmoji256}            # sketchcolor data openmoji --out data/openmoji256 --size 256
+ANIME=${ANIME:-../shared/data/anime-pairs}
+FLOOR=${FLOOR:-runs/pix2pix-small}                # sketchcolor train --config pix2pix-small ... (MODEL_CARD.md)
+MODEL=${MODEL:-src/sketchcolor/weights/default}
+OUT=docs/model-card
+PRIVATE=${PRIVATE:-runs/model-card}               # grids of third-party images stay out of the repository
+
+sketchcolor compare sketch "$FLOOR" "$MODEL" --data "$OPENMOJI" --split test --out "$OUT/openmoji-test"
+for split in test artists; do
+  extra=(); [ "$split" = artists ] && extra=(--aligned-only)
+  sketchcolor compare sketch "$FLOOR" "$MODEL" --data "$ANIME" --split "$split" "${extra[@]}" --out "$PRIVATE/anime-$split"
+  mkdir -p "$OUT/anime-$split" && cp "$PRIVATE/anime-$split/table.md" "$PRIVATE/anime-$split/table.csv" "$OUT/anime-$split/"
+done
