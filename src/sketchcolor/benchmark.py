@@ -9,6 +9,8 @@ that fails is recorded with its error and never stops the run.
 
 from __future__ import annotations
 
+import copy
+
 import dataclasses
 import json
 import os
@@ -90,9 +92,15 @@ def onnx_runner(generator: torch.nn.Module, config: Config, workdir: Path) -> Ca
 def variant_builders(generator: torch.nn.Module, config: Config, workdir: Path, *,
                      use_compile: bool = True) -> dict[str, Callable[[], Callable]]:
     """Name -> zero-argument builder of a tensor-in, tensor-out runner (built lazily, inside try)."""
-    compile_ = lambda: torch.compile(generator, mode="default", dynamic=False)  # noqa: E731
+    def fresh() -> torch.nn.Module:
+        # Dynamo caches compiled code per module and shape; a variant must not reuse another's
+        # graph (a frozen variant would silently run the unfrozen one compiled before it).
+        torch._dynamo.reset()
+        return copy.deepcopy(generator)
+
+    compile_ = lambda: torch.compile(fresh(), mode="default", dynamic=False)  # noqa: E731
     # Colorizer's `compile` backend; batch 1 so both measured shapes are real (it pads up, not down).
-    frozen = lambda: FrozenCompiled(generator, 1)  # noqa: E731
+    frozen = lambda: FrozenCompiled(fresh(), 1)  # noqa: E731
     builders = {"torch-eager-fp32": lambda: torch_runner(generator, False)}
     if bf16_supported():
         builders["torch-eager-bf16"] = lambda: torch_runner(generator, True)
