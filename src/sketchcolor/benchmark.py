@@ -67,10 +67,6 @@ def matmul_gflops(dtype: torch.dtype, *, repeats: int, n: int = MATMUL_N) -> flo
     return 2 * n**3 / timed(lambda: torch.mm(a, b), repeats=repeats) / 1e9
 
 
-def bf16_supported() -> bool:
-    return cpu_autocast_bf16()  # the check Colorizer uses
-
-
 def torch_runner(module: Callable, bf16: bool) -> Callable[[torch.Tensor], torch.Tensor]:
     def run(x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad(), (torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else nullcontext()):
@@ -102,12 +98,12 @@ def variant_builders(generator: torch.nn.Module, config: Config, workdir: Path, 
     # Colorizer's `compile` backend; batch 1 so both measured shapes are real (it pads up, not down).
     frozen = lambda: FrozenCompiled(fresh(), 1)  # noqa: E731
     builders = {"torch-eager-fp32": lambda: torch_runner(generator, False)}
-    if bf16_supported():
+    if cpu_autocast_bf16():
         builders["torch-eager-bf16"] = lambda: torch_runner(generator, True)
     if use_compile:  # inductor's first call takes tens of seconds per shape
         builders["torch-compile-fp32"] = lambda: torch_runner(compile_(), False)
         builders["torch-compile-frozen-fp32"] = lambda: torch_runner(frozen(), False)
-    if use_compile and bf16_supported():
+    if use_compile and cpu_autocast_bf16():
         builders["torch-compile-bf16"] = lambda: torch_runner(compile_(), True)
         builders["torch-compile-frozen-bf16"] = lambda: torch_runner(frozen(), True)
     builders["onnxruntime-fp32"] = lambda: onnx_runner(generator, config, workdir)
@@ -174,7 +170,7 @@ def train_results(config: Config, size: int, repeats: int, *, probe: bool) -> di
     batch that runs in fp32."""
     result: dict[str, Any] = {}
     variants = {"fp32": config}
-    if bf16_supported():
+    if cpu_autocast_bf16():
         variants["bf16"] = config.with_overrides(["train.amp_on_cpu=true"])
     for name, variant in variants.items():
         with tempfile.TemporaryDirectory() as run_dir:

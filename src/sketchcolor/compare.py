@@ -24,7 +24,7 @@ from .atomic import atomic_write_text
 from .baselines import SketchCopy
 from .data import PairDataset
 from .errors import SketchcolorError
-from .evaluate import FIDSetup, evaluate
+from .evaluate import FIDSetup, colorize_as_user, evaluate
 from .grids import comparison_grid
 from .imageio import to_pil
 from .inference import Colorizer, model_label, resolve_model_dir
@@ -109,18 +109,11 @@ def comparison_figure(methods: list[Method], dataset: PairDataset, epochs: list[
             if epoch in method.snapshots:
                 snapshot = Colorizer.from_pretrained(method.snapshots[epoch], device=device, lines=lines,
                                                      backend="torch", precision="fp32")
-                columns.append(_colorize(snapshot, sketches))
+                columns.append(colorize_as_user(snapshot, sketches).cpu())
                 labels.append(f"{method.label} e{epoch}")
-        columns.append(_colorize(method.colorizer, sketches))
+        columns.append(colorize_as_user(method.colorizer, sketches).cpu())
         labels.append(method.label)
     return label_columns(to_pil(comparison_grid(columns)), labels, sketches.shape[-1])
-
-
-def _colorize(colorizer: Any, sketches: torch.Tensor) -> torch.Tensor:
-    from .compose import keep_lines
-
-    colors = colorizer.colorize_tensors(sketches).cpu()
-    return keep_lines(colors, sketches) if getattr(colorizer, "lines", "model") == "keep" else colors
 
 
 def label_columns(grid: Image.Image, labels: list[str], cell: int, padding: int = 2) -> Image.Image:

@@ -103,9 +103,7 @@ def evaluate(
     real_stats_key = fid and fid_lib.statistics_key(dataset.fingerprint(), str(count), fid.weights_name)
     need_real = fid is not None and not (fid.cache_dir / f"{real_stats_key}.npz").exists()
     for batch in tqdm(loader, desc="evaluating", leave=False, disable=not progress):
-        colors = colorizer.colorize_tensors(batch["sketch"])
-        if getattr(colorizer, "lines", "model") == "keep":
-            colors = keep_lines(colors, batch["sketch"].to(colors.device))
+        colors = colorize_as_user(colorizer, batch["sketch"])
         generated = _quantize((colors + 1) / 2)  # what a saved PNG holds
         real = ((batch["color"] + 1) / 2).to(generated.device)
         for name, function in PER_IMAGE.items():
@@ -122,6 +120,15 @@ def evaluate(
     metrics["fid"] = _fid(fid, real_stats_key, generated_features, real_features) if fid else None
     metrics["n"] = count
     return Evaluation(metrics, _grid(grid_parts, grid_count), scores)
+
+
+def colorize_as_user(colorizer, sketches: torch.Tensor) -> torch.Tensor:
+    """What a user of `colorize` gets for these sketches, at their size: with lines="keep",
+    the sketch's lines over the flattened colors; else the method's own output."""
+    colors = colorizer.colorize_tensors(sketches)
+    if getattr(colorizer, "lines", "model") == "keep":
+        colors = keep_lines(colors, sketches.to(colors.device))
+    return colors
 
 
 def summarize(scores: dict[str, list[float]]) -> dict[str, float | None]:

@@ -37,7 +37,6 @@ locally, or `missing_vgg_message()` says where to put it (as `metrics/fid.py` do
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +52,7 @@ from torch import nn
 
 from .data.sources import BadPairError, PairSource, find_pairs, load_pair, split_dir
 from .errors import SketchcolorError
+from .local_weights import LocalWeights
 from .imageio import ImageReadError, to_tensor
 
 VGG_WEIGHTS_NAME = "vgg19-dcbb9e9d.pth"  # torchvision's file name for VGG19_Weights.IMAGENET1K_V1
@@ -69,37 +69,21 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 MIN_SIDE = 16
 
 
+VGG_WEIGHTS = LocalWeights(VGG_WEIGHTS_NAME, VGG_WEIGHTS_URL, VGG_WEIGHTS_ENV, "--vgg-weights",
+                           "VGG19 weights", "Neural Style Transfer needs VGG19 ImageNet weights")
+
+
 def hub_weights_path() -> Path:
-    """Where torchvision itself would cache the weights: the torch hub checkpoints folder."""
-    return Path(torch.hub.get_dir()) / "checkpoints" / VGG_WEIGHTS_NAME
+    return VGG_WEIGHTS.hub_path()
 
 
 def find_vgg_weights(path: str | Path | None = None) -> Path | None:
-    """The VGG19 weights file: `path`, else $SKETCHCOLOR_VGG19_WEIGHTS, else the hub cache, else None.
-
-    A path that is given (argument or variable) but missing is an error rather than a
-    silent fall-through, so a typo never makes the method use some other file.
-    """
-    if path is not None:
-        given = Path(path).expanduser()
-        if not given.is_file():
-            raise SketchcolorError(f"VGG19 weights file not found: {given}")
-        return given
-    if os.environ.get(VGG_WEIGHTS_ENV):
-        given = Path(os.environ[VGG_WEIGHTS_ENV]).expanduser()
-        if not given.is_file():
-            raise SketchcolorError(f"VGG19 weights file not found: {given} (from ${VGG_WEIGHTS_ENV})")
-        return given
-    hub = hub_weights_path()
-    return hub if hub.is_file() else None
+    """The VGG19 weights file (LocalWeights.find), or None."""
+    return VGG_WEIGHTS.find(path)
 
 
 def missing_vgg_message() -> str:
-    """One line telling the user which file to put where."""
-    return (
-        f"Neural Style Transfer needs VGG19 ImageNet weights {VGG_WEIGHTS_NAME} ({VGG_WEIGHTS_URL}): "
-        f"put it in {hub_weights_path().parent}/, or pass --vgg-weights FILE, or set {VGG_WEIGHTS_ENV}=FILE"
-    )
+    return VGG_WEIGHTS.missing_message()
 
 
 def load_vgg_features(path: str | Path | None = None, device: torch.device | str = "cpu") -> VGGFeatures:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,6 +25,7 @@ from torch import nn
 
 from ..atomic import atomic_path
 from ..errors import SketchcolorError
+from ..local_weights import LocalWeights
 
 FID_WEIGHTS_NAME = "pt_inception-2015-12-05-6726825d.pth"
 FID_WEIGHTS_ENV = "SKETCHCOLOR_FID_WEIGHTS"
@@ -102,37 +102,21 @@ def _read_statistics(path: Path) -> Statistics | None:
         return None
 
 
+FID_WEIGHTS = LocalWeights(FID_WEIGHTS_NAME, FID_WEIGHTS_URL, FID_WEIGHTS_ENV, "--fid-weights",
+                           "FID weights", "FID needs")
+
+
 def hub_weights_path() -> Path:
-    """Where pytorch-fid and torch-fidelity keep the weights: the torch hub checkpoints folder."""
-    return Path(torch.hub.get_dir()) / "checkpoints" / FID_WEIGHTS_NAME
+    return FID_WEIGHTS.hub_path()
 
 
 def find_fid_weights(explicit: str | Path | None = None) -> Path | None:
-    """The FID weights file: `explicit`, else $SKETCHCOLOR_FID_WEIGHTS, else the hub cache, else None.
-
-    A path that is given (argument or variable) but missing is an error rather than a
-    silent fall-through, so a typo never makes FID use some other file.
-    """
-    if explicit is not None:
-        path = Path(explicit).expanduser()
-        if not path.is_file():
-            raise SketchcolorError(f"FID weights file not found: {path}")
-        return path
-    if os.environ.get(FID_WEIGHTS_ENV):
-        path = Path(os.environ[FID_WEIGHTS_ENV]).expanduser()
-        if not path.is_file():
-            raise SketchcolorError(f"FID weights file not found: {path} (from ${FID_WEIGHTS_ENV})")
-        return path
-    hub = hub_weights_path()
-    return hub if hub.is_file() else None
+    """The FID weights file (LocalWeights.find), or None."""
+    return FID_WEIGHTS.find(explicit)
 
 
 def missing_weights_message() -> str:
-    """One line telling the user which file to put where."""
-    return (
-        f"FID needs {FID_WEIGHTS_NAME} ({FID_WEIGHTS_URL}): put it in {hub_weights_path().parent}/, "
-        f"or pass --fid-weights FILE, or set {FID_WEIGHTS_ENV}=FILE"
-    )
+    return FID_WEIGHTS.missing_message()
 
 
 def build_fid_inception() -> nn.Module:
