@@ -2,7 +2,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from sketchcolor.compose import flat_colors, multiply_lines
+from sketchcolor.compose import flat_colors, multiply_lines, render
 
 
 def test_flat_colors_fill_line_pixels_from_their_surroundings():
@@ -41,3 +41,13 @@ def test_lines_kept_detects_a_lightened_line_and_a_wrong_size():
     colored.putpixel((5, 5), (31, 0, 0))  # one channel lighter than the ink
     assert not lines_kept(sketch, colored)
     assert not lines_kept(sketch, Image.new("RGB", (10, 20), "black"))
+
+
+def test_a_painted_layer_is_rendered_under_the_sketch():
+    sketches = torch.tensor([[[[1.0, -1.0, 0.0]]]])  # paper, ink, mid-gray
+    painted = torch.tensor([[[[1.0, 1.0, 1.0]], [[0.0, 0.0, 0.0]], [[-1.0, -1.0, -1.0]]]])  # white | gray | black
+    page = render(painted, sketches, "flat")
+    assert torch.allclose(page[0, :, 0, 0], painted[0, :, 0, 0])  # paper shows the layer
+    assert torch.allclose(page[0, :, 0, 1], torch.full((3,), -1.0))  # ink stays black
+    assert torch.allclose(page[0, 0, 0, 2], torch.tensor(0.0))  # half-dark over white: mid-gray
+    assert render(painted, sketches, "image") is painted

@@ -37,6 +37,7 @@ def test_overrides_parse_yaml_scalars():
         ("train.epochs=many", "train.epochs must be int"),
         ("data.flip=3", "data.flip must be bool"),
         ("data.sketch_side=top", "data.sketch_side must be one of auto, left, right"),
+        ("generator.output=lines", "generator.output must be one of image, flat"),
     ],
 )
 def test_bad_overrides_are_named(override, message):
@@ -55,3 +56,9 @@ def test_unknown_yaml_key_is_rejected(tmp_path):
     with pytest.raises(SketchcolorError, match="widht"):
         load_config(path)
     assert Config.from_dict({}) == Config()
+
+
+def test_only_the_paired_trainer_trains_a_generator_that_paints_under_the_lines():
+    assert load_config("tiny", ["generator.output=flat"]).generator.output == "flat"
+    with pytest.raises(SketchcolorError, match="needs train.trainer=paired"):
+        load_config("cyclegan", ["generator.output=flat"])

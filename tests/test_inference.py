@@ -107,3 +107,19 @@ def test_layers_recompose_into_the_composite(model_dir):
     assert ink.mode == "LA" and ink.getpixel((0, 0)) == (0, 0) and ink.getpixel((35, 10))[1] >= 200
     raw = Colorizer.from_pretrained(model_dir, device="cpu", lines="model").layers([page])[0]
     assert raw.flat is None and raw.composite.size == page.size
+
+
+def test_a_model_that_paints_under_the_lines_shows_its_layer_with_them(tmp_path, tiny_config):
+    config = tiny_config.with_overrides(["generator.output=flat"])
+    torch.manual_seed(0)
+    model = save_model(tmp_path / "flat", build_generator(config.generator), config)
+    sketch = np.full((32, 32), 255, dtype=np.uint8)
+    sketch[16, :] = 0
+    page = Image.fromarray(sketch)
+    raw = Colorizer.from_pretrained(model, device="cpu", lines="model")
+    painted = raw.generator(torch.from_numpy(sketch).float()[None, None] / 127.5 - 1)[0]
+    shown = torch.from_numpy(np.asarray(raw(page))).permute(2, 0, 1).float() / 127.5 - 1
+    assert torch.allclose(shown[:, 16], torch.full_like(shown[:, 16], -1.0))  # the line over the layer
+    assert torch.allclose(shown[:, :16], painted[:, :16], atol=1 / 127.5 + 1e-6)  # paper shows the layer
+    kept = np.asarray(Colorizer.from_pretrained(model, device="cpu")(page.resize((96, 96))))
+    assert (kept[48:50] < 40).all() and kept.shape == (96, 96, 3)  # lines kept at the page's size

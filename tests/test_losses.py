@@ -70,3 +70,12 @@ def test_gradient_penalty_is_differentiable_for_the_critic():
 def test_unknown_gan_mode():
     with pytest.raises(Exception, match="unknown loss.gan_mode"):
         losses.adversarial(torch.zeros(1), True, "hinge")
+
+
+def test_tv_smooths_the_painted_layer_when_there_is_one():
+    torch.manual_seed(0)
+    fake_logits, target = torch.randn(2, 1, 3, 3), torch.rand(2, 3, 4, 4)
+    page, painted = torch.rand(2, 3, 4, 4), torch.full((2, 3, 4, 4), 0.5)  # a perfectly flat layer
+    config = LossConfig(l1_weight=0.0, tv_weight=1.0, tv_power=1.0)
+    assert losses.generator_loss(fake_logits, page, target, config, painted=painted).parts["tv"].item() == 0
+    assert losses.generator_loss(fake_logits, page, target, config).parts["tv"] > 0

@@ -22,8 +22,10 @@ def test_model_directory_round_trip(tmp_path, tiny_config):
     assert sorted(p.name for p in (tmp_path / "model").iterdir()) == ["config.json", "generator.safetensors"]
 
 
-def test_overfitting_one_batch_halves_l1(pair_root, tiny_config):
-    config = tiny_config.with_overrides(["generator.dropout=0.0", "train.lr=0.001"])
+@pytest.mark.parametrize("output", ["image", "flat"])
+def test_overfitting_one_batch_halves_l1(pair_root, tiny_config, output):
+    # "flat": the generator learns a color layer whose product with the sketch is the page.
+    config = tiny_config.with_overrides(["generator.dropout=0.0", "train.lr=0.001", f"generator.output={output}"])
     trainer = Trainer(config, pair_root / "run", pair_root)
     batch = next(iter(trainer.loader()[0]))
     first = trainer.train_step(batch)["g/l1"]

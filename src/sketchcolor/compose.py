@@ -34,6 +34,17 @@ def flat_colors(colors: torch.Tensor, sketches: torch.Tensor, reach: int = FILL_
     return torch.where(ink.bool(), filled, colors)
 
 
+def multiply(flat: torch.Tensor, sketches: torch.Tensor) -> torch.Tensor:
+    """A color layer (B, 3, h, w) with the sketch (B, 1, h, w) multiplied over, all in [-1, 1]."""
+    return (flat + 1) * (sketches + 1) / 2 - 1
+
+
+def render(painted: torch.Tensor, sketches: torch.Tensor, output: str) -> torch.Tensor:
+    """The page a generator's output stands for (`generator.output` in its config): its own
+    image, or for "flat" the color layer it painted with the sketch multiplied over."""
+    return multiply(painted, sketches) if output == "flat" else painted
+
+
 def multiply_lines(flat: Image.Image, sketch: Image.Image) -> Image.Image:
     """Lay the gray sketch over an RGB color layer of the same size in multiply mode."""
     color = np.asarray(flat.convert("RGB"), dtype=np.uint16)
@@ -44,8 +55,7 @@ def multiply_lines(flat: Image.Image, sketch: Image.Image) -> Image.Image:
 def keep_lines(colors: torch.Tensor, sketches: torch.Tensor) -> torch.Tensor:
     """`flat_colors` then the sketch multiplied over, on tensors in [-1, 1] of one size:
     what `--lines keep` produces, for scoring it batched."""
-    flat = (flat_colors(colors, sketches) + 1) / 2
-    return flat * (sketches + 1) - 1
+    return multiply(flat_colors(colors, sketches), sketches)
 
 
 def lines_kept(sketch: Image.Image, colored: Image.Image, ink_level: int = 128) -> bool:

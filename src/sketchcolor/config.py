@@ -24,6 +24,7 @@ PRESET_DIR = Path(__file__).parent / "configs"
 CHOICES = {
     ("data", "sketch_side"): ("auto", "left", "right"),
     ("loss", "gan_mode"): ("bce", "wgan-gp", "lsgan"),
+    ("generator", "output"): ("image", "flat"),
     ("train", "trainer"): ("paired", "cyclegan"),
     ("eval", "metric"): ("ssim_mean", "ssim_luma_mean", "psnr_mean", "l1_mean", "ciede2000_mean", "fid"),
 }
@@ -58,6 +59,10 @@ class GeneratorConfig:
     blocks: int = 9  # residual blocks of the `resnet` (CycleGAN) generator; 9 at 256 px
     in_channels: int = 1  # a gray sketch in
     out_channels: int = 3  # RGB out
+    # image: the network paints the whole page (the paper). flat: it paints the color layer under
+    # the lines, and its page is that layer with the sketch multiplied over: what `--lines keep`
+    # gives a user, so the losses and the discriminator judge exactly that.
+    output: str = "image"
 
 
 @dataclass
@@ -133,6 +138,8 @@ class Config:
             value = getattr(getattr(config, section), name)
             if value not in allowed:
                 raise SketchcolorError(f"config {section}.{name} must be one of {', '.join(allowed)}, not {value!r}")
+        if config.generator.output == "flat" and config.train.trainer != "paired":
+            raise SketchcolorError("config generator.output=flat needs train.trainer=paired (CycleGAN's generators paint whole images)")
         return config
 
     def with_overrides(self, overrides: list[str]) -> "Config":

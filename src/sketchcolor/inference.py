@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .checkpoint import load_model
-from .compose import LINE_MODES, flat_colors, multiply_lines
+from .compose import LINE_MODES, flat_colors, multiply_lines, render
 from .config import Config
 from .device import resolve_device
 from .errors import SketchcolorError
@@ -134,12 +134,15 @@ class Colorizer:
 
     @torch.no_grad()
     def colorize_tensors(self, sketches: torch.Tensor) -> torch.Tensor:
-        """(B, 1, H, W) sketches in [-1, 1] at any size -> (B, 3, H, W) colors in [-1, 1]."""
+        """(B, 1, H, W) sketches in [-1, 1] at any size -> (B, 3, H, W) colors in [-1, 1]: with
+        lines="keep" the colors to lay the lines over, with lines="model" the network's page."""
         height, width = sketches.shape[-2:]
         working = F.interpolate(sketches.to(self.device), size=(self.size, self.size), mode="bicubic",
                                 antialias=True, align_corners=False).clamp(-1, 1)
         with autocast(self.device, self.precision):
             colors = self.run(working).float()
+        if self.lines == "model":  # a generator that paints under the lines shows its layer with them
+            colors = render(colors, working, self.config.generator.output)
         if (height, width) != (self.size, self.size):
             colors = F.interpolate(colors, size=(height, width), mode="bicubic", antialias=True,
                                    align_corners=False).clamp(-1, 1)

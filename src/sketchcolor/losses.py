@@ -76,11 +76,15 @@ class LossTerms:
         return {name: float(value.detach()) for name, value in {"total": self.total, **self.parts}.items()}
 
 
-def generator_loss(fake_logits, generated, target, config) -> LossTerms:
-    """Eq. 5: adversarial + l1_weight * L1^l1_power + tv_weight * TV^tv_power (a LossConfig)."""
+def generator_loss(fake_logits, generated, target, config, painted=None) -> LossTerms:
+    """Eq. 5: adversarial + l1_weight * L1^l1_power + tv_weight * TV^tv_power (a LossConfig).
+
+    `painted` is the color layer of a generator that paints under the lines: TV smooths that
+    layer rather than the page, whose lines are the sketch's and not the generator's to change.
+    """
     gan = adversarial(fake_logits, True, config.gan_mode)
     l1_term = l1(generated, target)
-    tv_term = total_variation(generated)
+    tv_term = total_variation(generated if painted is None else painted)
     total = gan + config.l1_weight * l1_term**config.l1_power + config.tv_weight * tv_term**config.tv_power
     return LossTerms(total, {"gan": gan, "l1": l1_term, "tv": tv_term})
 

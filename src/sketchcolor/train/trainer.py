@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from .. import losses
 from ..checkpoint import load_state, save_model, save_state
+from ..compose import render
 from ..config import Config
 from ..data import DataSource, EpochSampler, train_val_sets
 from ..device import resolve_device
@@ -96,12 +97,14 @@ class Trainer:
         self._update(self.discriminator, self.d_opt, terms.total)
         return terms
 
-    def g_step(self, sketch: torch.Tensor, color: torch.Tensor, fake: torch.Tensor) -> losses.LossTerms:
+    def g_step(self, sketch: torch.Tensor, color: torch.Tensor, fake: torch.Tensor,
+               painted: torch.Tensor | None = None) -> losses.LossTerms:
         """Update G against the just-updated D, eq. 5-8 (D's weights are frozen meanwhile)."""
         self.discriminator.requires_grad_(False)
         with self._autocast():
             fake_logits = self.discriminator(sketch, fake).float()
-        terms = losses.generator_loss(fake_logits, fake.float(), color, self.config.loss)
+        painted = None if painted is None else painted.float()
+        terms = losses.generator_loss(fake_logits, fake.float(), color, self.config.loss, painted=painted)
         self._update(self.generator, self.g_opt, terms.total)
         self.discriminator.requires_grad_(True)
         return terms
@@ -116,10 +119,12 @@ class Trainer:
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         sketch = batch["sketch"].to(self.device, non_blocking=True, memory_format=self.layout)
         color = batch["color"].to(self.device, non_blocking=True, memory_format=self.layout)
+        output = self.config.generator.output
         with self._autocast():
-            fake = self.generator(sketch)
+            painted = self.generator(sketch)
+            fake = render(painted, sketch, output)
         d_terms = self.d_step(sketch, color, fake)
-        g_terms = self.g_step(sketch, color, fake)
+        g_terms = self.g_step(sketch, color, fake, painted if output == "flat" else None)
         self.scaler.update()
         if self.dist.enabled and not self.config.train.sync_batchnorm:
             # As DDP does: rank 0's batch-norm statistics are everyone's.
@@ -228,7 +233,7 @@ class Trainer:
         pairs = [self.val_set[i] for i in range(count)]
         sketches = torch.stack([p["sketch"] for p in pairs]).to(self.device)
         colors = torch.stack([p["color"] for p in pairs]).to(self.device)
-        return sample_grid(self.generator, sketches, colors)
+        return sample_grid(self.generator, sketches, colors, self.config.generator.output)
 
     def _set_learning_rate(self) -> None:
         """pix2pix/CycleGAN's schedule: constant, then linear to 0 over the last lr_decay_epochs.

@@ -8,16 +8,18 @@ from pathlib import Path
 import torch
 
 from ..atomic import atomic_write_text
+from ..compose import render
 from ..grids import comparison_grid
 from ..imageio import to_pil
 
 
 @torch.no_grad()
-def sample_grid(generator: torch.nn.Module, sketches: torch.Tensor, colors: torch.Tensor) -> torch.Tensor:
-    """One row per pair: sketch (as RGB) | real color | generated color; returns (3, H, W) in [-1, 1]."""
+def sample_grid(generator: torch.nn.Module, sketches: torch.Tensor, colors: torch.Tensor,
+                output: str = "image") -> torch.Tensor:
+    """One row per pair: sketch (as RGB) | real color | generated page; returns (3, H, W) in [-1, 1]."""
     was_training = generator.training
     generator.eval()
-    generated = generator(sketches).float()
+    generated = render(generator(sketches).float(), sketches, output)
     generator.train(was_training)
     return comparison_grid([sketches, colors, generated])
 
