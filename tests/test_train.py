@@ -34,6 +34,21 @@ def test_overfitting_one_batch_halves_l1(pair_root, tiny_config, output):
     assert last < first / 2, (first, last)
 
 
+def test_a_flat_generator_is_judged_by_its_layer_under_the_sketch(pair_root, tiny_config):
+    from sketchcolor import losses
+    from sketchcolor.compose import multiply
+
+    config = tiny_config.with_overrides(["generator.dropout=0.0", "generator.output=flat"])
+    trainer = Trainer(config, pair_root / "run", pair_root)
+    batch = next(iter(trainer.loader()[0]))
+    with torch.no_grad():  # batch norm in training mode: the same batch gives the same output
+        painted = trainer.generator(batch["sketch"])
+    logged = trainer.train_step(batch)
+    page = multiply(painted, batch["sketch"])
+    assert logged["g/l1"] == pytest.approx(losses.l1(page, batch["color"]).item(), rel=1e-5)
+    assert logged["g/tv"] == pytest.approx(losses.total_variation(painted).item(), rel=1e-5)
+
+
 def _weights(module):
     return torch.cat([p.detach().flatten() for p in module.state_dict().values() if p.is_floating_point()])
 
