@@ -79,8 +79,9 @@ class LossTerms:
 def generator_loss(fake_logits, generated, target, config, painted=None) -> LossTerms:
     """Eq. 5: adversarial + l1_weight * L1^l1_power + tv_weight * TV^tv_power (a LossConfig).
 
-    `painted` is the color layer of a generator that paints under the lines: TV smooths that
-    layer rather than the page, whose lines are the sketch's and not the generator's to change.
+    `painted` is what the generator produced, when that is not the page itself (a color layer
+    under the sketch's lines): TV smooths it rather than the page, whose lines are the sketch's
+    and not the generator's to change.
     """
     gan = adversarial(fake_logits, True, config.gan_mode)
     l1_term = l1(generated, target)

@@ -98,13 +98,14 @@ class Trainer:
         return terms
 
     def g_step(self, sketch: torch.Tensor, color: torch.Tensor, fake: torch.Tensor,
-               painted: torch.Tensor | None = None) -> losses.LossTerms:
-        """Update G against the just-updated D, eq. 5-8 (D's weights are frozen meanwhile)."""
+               painted: torch.Tensor) -> losses.LossTerms:
+        """Update G against the just-updated D, eq. 5-8 (D's weights are frozen meanwhile).
+        `fake` is the page, `painted` what the generator produced (the same tensor unless it
+        paints under the lines)."""
         self.discriminator.requires_grad_(False)
         with self._autocast():
             fake_logits = self.discriminator(sketch, fake).float()
-        painted = None if painted is None else painted.float()
-        terms = losses.generator_loss(fake_logits, fake.float(), color, self.config.loss, painted=painted)
+        terms = losses.generator_loss(fake_logits, fake.float(), color, self.config.loss, painted=painted.float())
         self._update(self.generator, self.g_opt, terms.total)
         self.discriminator.requires_grad_(True)
         return terms
@@ -119,12 +120,11 @@ class Trainer:
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         sketch = batch["sketch"].to(self.device, non_blocking=True, memory_format=self.layout)
         color = batch["color"].to(self.device, non_blocking=True, memory_format=self.layout)
-        output = self.config.generator.output
         with self._autocast():
             painted = self.generator(sketch)
-            fake = render(painted, sketch, output)
+            fake = render(painted, sketch, self.config.generator.output)
         d_terms = self.d_step(sketch, color, fake)
-        g_terms = self.g_step(sketch, color, fake, painted if output == "flat" else None)
+        g_terms = self.g_step(sketch, color, fake, painted)
         self.scaler.update()
         if self.dist.enabled and not self.config.train.sync_batchnorm:
             # As DDP does: rank 0's batch-norm statistics are everyone's.
