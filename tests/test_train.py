@@ -7,6 +7,7 @@ import torch
 
 from sketchcolor.checkpoint import load_model, load_state, save_model
 from sketchcolor.config import load_config
+from sketchcolor.errors import SketchcolorError
 from sketchcolor.models import build_generator
 from sketchcolor.train import Trainer
 
@@ -136,3 +137,17 @@ def test_bf16_on_cpu_trains_close_to_fp32(tiny_config, tmp_path):
         b = mixed.train_step(batch)
         for key in ("g/l1", "g/gan", "d/real"):
             assert abs(a[key] - b[key]) <= 0.05 * abs(a[key]) + 1e-2, (key, a[key], b[key])
+
+
+def test_init_from_fine_tunes_a_saved_generator_and_refuses_another_shape(pair_root, tiny_config):
+    source = Trainer(tiny_config, pair_root / "source", pair_root)
+    source.train_step(next(iter(source.loader()[0])))
+    source.save()
+    # A different seed would give other initial weights: equal weights mean they were loaded.
+    config = tiny_config.with_overrides([f"train.init_from={pair_root / 'source'}", "train.seed=1"])
+    tuned = Trainer(config, pair_root / "tuned", pair_root)
+    assert torch.equal(_weights(tuned.generator), _weights(source.generator))
+    assert not torch.equal(_weights(tuned.discriminator), _weights(source.discriminator))
+    wider = config.with_overrides([f"generator.ngf={tiny_config.generator.ngf * 2}"])
+    with pytest.raises(SketchcolorError, match="init_from"):
+        Trainer(wider, pair_root / "wider", pair_root)

@@ -108,6 +108,9 @@ class TrainConfig:
     keep_epochs: list[int] = field(default_factory=list)  # also keep the generator after these epochs
     # (0: before training) in epochs/epoch_NNNN/, for `compare --epochs` grids over training
     device: str = "auto"  # auto | cpu | cuda | cuda:N
+    # Fine-tuning: start the generator from a model directory or run (the discriminator and the
+    # optimizers start anew). The model's generator section must equal this config's.
+    init_from: str | None = None
 
 
 @dataclass

@@ -22,11 +22,12 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from .. import losses
-from ..checkpoint import load_state, save_model, save_state
+from ..checkpoint import load_model, load_state, save_model, save_state
 from ..compose import render
 from ..config import Config
 from ..data import DataSource, EpochSampler, train_val_sets
 from ..device import resolve_device
+from ..inference import resolve_model_dir
 from ..models import build_discriminator, build_generator
 from ..errors import SketchcolorError
 from .distributed import any_rank, average_gradients, broadcast_state, init_distributed
@@ -50,6 +51,8 @@ class Trainer:
         # channels_last: tensor cores on CUDA; on the CPU it speeds oneDNN's bf16 kernels (~10%).
         self.layout = torch.channels_last if on_cuda or self.use_amp else torch.contiguous_format
         self.generator, self.discriminator = self._build_networks()
+        if config.train.init_from:
+            self._start_generator_from(config.train.init_from)
         self.g_opt = self._adam(self.generator)
         self.d_opt = self._adam(self.discriminator)
         # A grad scaler only matters for fp16; bf16 has fp32's exponent range.
@@ -73,6 +76,15 @@ class Trainer:
             torch.backends.cudnn.benchmark = True
         networks = [n.to(memory_format=self.layout) for n in networks]
         return networks[0].to(self.device), networks[1].to(self.device)
+
+    def _start_generator_from(self, model: str) -> None:
+        """Fine-tune: the generator's weights from a model directory or run folder."""
+        source, source_config, _ = load_model(resolve_model_dir(model))
+        if source_config.generator != self.config.generator:
+            raise SketchcolorError(f"train.init_from {model}: its generator ({source_config.generator}) "
+                                   f"differs from this config's ({self.config.generator})")
+        self.generator.load_state_dict(source.state_dict())
+        log.info("generator starts from %s", model)
 
     def _adam(self, module: torch.nn.Module) -> torch.optim.Adam:
         t = self.config.train
