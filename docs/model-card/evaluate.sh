@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 OPENMOJI=${OPENMOJI:-data/openmoji256}            # sketchcolor data openmoji --out data/openmoji256 --size 256
 ANIME=${ANIME:-../shared/data/anime-pairs}
-FLOOR=${FLOOR:-runs/pix2pix-small}                # sketchcolor train --config pix2pix-small ... (MODEL_CARD.md)
+FLOOR=${FLOOR:-runs/pix2pix-small}                # both stages of docs/model-card/train.sh
 MODEL=${MODEL:-src/sketchcolor/weights/default}
 OUT=docs/model-card
 PRIVATE=${PRIVATE:-runs/model-card}               # grids of third-party images stay out of the repository
