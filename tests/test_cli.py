@@ -72,7 +72,7 @@ def test_expected_failures_are_one_line(tmp_path):
 
 
 def test_bundled_model_colorizes_the_example(tmp_path):
-    from sketchcolor.inference import DEFAULT_MODEL
+    from sketchcolor.checkpoint import DEFAULT_MODEL
 
     example = DEFAULT_MODEL.parent.parent / "examples" / "sketch.png"
     result = run_cli("colorize", example, "-o", tmp_path)

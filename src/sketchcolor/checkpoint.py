@@ -27,6 +27,7 @@ from .models import build_generator
 MODEL_FORMAT = "sketchcolor-generator/1"
 WEIGHTS_FILE = "generator.safetensors"
 CONFIG_FILE = "config.json"
+DEFAULT_MODEL = Path(__file__).parent / "weights" / "default"  # the bundled model, installed with the package
 
 
 def atomic_save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
@@ -67,6 +68,28 @@ def load_model(directory: str | Path, device: str | torch.device = "cpu") -> tup
     # Weights may be stored in half precision to keep the bundled model small.
     generator.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     return generator.to(device).eval(), config, meta.get("info", {})
+
+
+def resolve_model_dir(path: str | Path | None) -> Path:
+    """None -> the bundled model; a run folder -> its best generator (by validation), else
+    its latest; anything else is taken as a model directory."""
+    if path is None:
+        if not DEFAULT_MODEL.is_dir():
+            raise SketchcolorError(f"the bundled model is missing from {DEFAULT_MODEL}; reinstall sketchcolor")
+        return DEFAULT_MODEL
+    path = Path(path)
+    if not path.exists():
+        raise SketchcolorError(f"model {path} does not exist")
+    if not (path / CONFIG_FILE).exists():
+        for candidate in ("best", "latest"):
+            if (path / candidate / CONFIG_FILE).exists():
+                return path / candidate
+    return path
+
+
+def model_label(model_dir: Path) -> str:
+    """A run's name for its best/ or latest/ generator, else the directory's own name."""
+    return model_dir.parent.name if model_dir.name in ("best", "latest") else model_dir.name
 
 
 def save_state(directory: str | Path, modules: dict[str, Any], counters: dict[str, Any]) -> None:

@@ -108,12 +108,13 @@ def evaluate(model, data_root, split, report_dir, fid_weights, limit, size, sket
              baseline, aligned_only) -> None:
     """Score a model on a split: SSIM, PSNR, L1, colorfulness, CIEDE2000, line fidelity and FID."""
     from .baselines import BASELINES
+    from .checkpoint import model_label, resolve_model_dir
     from .config import DataConfig
     from .data import load_split
     from .data.cache import default_cache_dir
     from .evaluate import evaluate as run_evaluation
     from .evaluate import format_table, load_fid, write_report
-    from .inference import Colorizer, model_label, resolve_model_dir
+    from .inference import Colorizer
 
     if baseline and model:
         raise click.UsageError("give --model or --baseline, not both")
@@ -256,8 +257,7 @@ def export() -> None:
 @click.option("--half", is_flag=True, help="Store the weights as float16 (half the size).")
 def export_model(model: str, out_dir: Path, half: bool) -> None:
     """Copy a generator into a standalone model directory (config.json + generator.safetensors)."""
-    from .checkpoint import load_model, save_model
-    from .inference import resolve_model_dir
+    from .checkpoint import load_model, resolve_model_dir, save_model
 
     generator, config, info = load_model(resolve_model_dir(model))
     save_model(out_dir, generator, config, half=half, **info)
@@ -271,9 +271,9 @@ def export_model(model: str, out_dir: Path, half: bool) -> None:
 @click.option("--opset", default=18, show_default=True, type=click.IntRange(7, 20), help="ONNX opset version.")
 def export_onnx(model: str, out_path: Path, opset: int) -> None:
     """Export a generator to ONNX (dynamic batch and size) and check it against PyTorch."""
+    from .checkpoint import resolve_model_dir
     from .export import PARITY_LIMIT
     from .export import export_onnx as run_export
-    from .inference import resolve_model_dir
 
     difference = run_export(resolve_model_dir(model), out_path, opset=opset)
     size = out_path.stat().st_size / 2**20

@@ -22,12 +22,13 @@ from PIL import Image, ImageDraw, ImageFont
 
 from .atomic import atomic_write_text
 from .baselines import SketchCopy
+from .checkpoint import model_label, resolve_model_dir
 from .data import PairDataset
 from .errors import SketchcolorError
 from .evaluate import FIDSetup, colorize_as_user, evaluate
 from .grids import comparison_grid
 from .imageio import to_pil
-from .inference import Colorizer, model_label, resolve_model_dir
+from .inference import Colorizer
 from .metrics import missing_weights_message
 
 log = logging.getLogger("sketchcolor")

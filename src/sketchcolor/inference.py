@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .checkpoint import load_model
+from .checkpoint import load_model, resolve_model_dir
 from .compose import LINE_MODES, flat_colors, multiply_lines, render
 from .config import Config
 from .device import resolve_device
@@ -24,29 +24,6 @@ if TYPE_CHECKING:
     from .export import OnnxGenerator
 
 log = logging.getLogger("sketchcolor")
-DEFAULT_MODEL = Path(__file__).parent / "weights" / "default"
-
-
-def resolve_model_dir(path: str | Path | None) -> Path:
-    """None -> the bundled model; a run folder -> its best generator (by validation), else
-    its latest; anything else is taken as a model directory."""
-    if path is None:
-        if not DEFAULT_MODEL.is_dir():
-            raise SketchcolorError(f"the bundled model is missing from {DEFAULT_MODEL}; reinstall sketchcolor")
-        return DEFAULT_MODEL
-    path = Path(path)
-    if not path.exists():
-        raise SketchcolorError(f"model {path} does not exist")
-    if not (path / "config.json").exists():
-        for candidate in ("best", "latest"):
-            if (path / candidate / "config.json").exists():
-                return path / candidate
-    return path
-
-
-def model_label(model_dir: Path) -> str:
-    """A run's name for its best/ or latest/ generator, else the directory's own name."""
-    return model_dir.parent.name if model_dir.name in ("best", "latest") else model_dir.name
 
 
 class Colorizer:

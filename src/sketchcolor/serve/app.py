@@ -25,11 +25,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import __version__
-from ..checkpoint import load_model
+from ..checkpoint import load_model, model_label, resolve_model_dir
 from ..compose import LINE_MODES
 from ..device import resolve_device
 from ..imageio import ImageReadError, ImageTooLargeError, decode_image
-from ..inference import Colorizer, model_label, resolve_model_dir
+from ..inference import Colorizer
 from .pages import STATIC, page
 from .pool import QueueFull, WorkerPool
 from .settings import MB, Settings

@@ -22,12 +22,11 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from .. import losses
-from ..checkpoint import load_model, load_state, save_model, save_state
+from ..checkpoint import load_model, load_state, resolve_model_dir, save_model, save_state
 from ..compose import render
 from ..config import Config
 from ..data import DataSource, EpochSampler, train_val_sets
 from ..device import resolve_device
-from ..inference import resolve_model_dir
 from ..models import build_discriminator, build_generator
 from ..errors import SketchcolorError
 from .distributed import any_rank, average_gradients, broadcast_state, init_distributed
