@@ -2,7 +2,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from sketchcolor.compose import flat_colors, multiply_lines, render
+from sketchcolor.compose import flat_colors, multiply_lines, render, smooth_within_lines
 
 
 def test_flat_colors_fill_line_pixels_from_their_surroundings():
@@ -13,12 +13,31 @@ def test_flat_colors_fill_line_pixels_from_their_surroundings():
     sketches[:, :, 7:9, :] = -1.0  # the sketch's line is there
     flat = flat_colors(colors, sketches)
     assert torch.allclose(flat[:, :, 7:9, :], colors[:, :, 0:1, :].expand(-1, -1, 2, -1), atol=1e-5)
-    assert torch.equal(flat[:, :, :5], colors[:, :, :5])  # paint away from lines is untouched
+    assert torch.allclose(flat[:, :, :5], colors[:, :, :5], atol=1e-6)  # flat paint away from lines stays
+
+
+def test_smoothing_evens_out_noise_but_never_crosses_a_line():
+    generator = torch.Generator().manual_seed(0)
+    size = 24
+    rows, cols = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+    paint = (rows != cols).float()[None, None]  # a one-pixel diagonal line, 8-connected
+    above = (cols > rows)[None, None]
+    colors = torch.where(above, 0.6, -0.6).expand(1, 3, size, size)
+    noisy = colors + 0.2 * torch.randn(1, 3, size, size, generator=generator)
+    smoothed = smooth_within_lines(noisy, paint, steps=400)
+    for side in (above, ~above & paint.bool()):
+        before, after = noisy[side.expand_as(noisy)], smoothed[side.expand_as(smoothed)]
+        assert after.std() < before.std() / 5  # the noise evens out inside each side ...
+        assert (after - before.mean()).abs().max() < 0.05  # ... to that side's own color
+    on_line = ~paint.bool().expand_as(noisy)
+    assert torch.equal(smoothed[on_line], noisy[on_line])  # ink pixels are left to the fill
+    batch = smooth_within_lines(torch.cat([noisy, -noisy]), torch.cat([paint, paint]), steps=400)
+    assert torch.allclose(batch[1:], -smoothed, atol=1e-6)  # pages of a batch do not mix
 
 
 def test_dark_fills_without_lines_stay_dark():
     colors = torch.full((1, 3, 8, 8), -0.9)  # black hair, say
-    assert torch.equal(flat_colors(colors, torch.ones(1, 1, 8, 8)), colors)
+    assert torch.allclose(flat_colors(colors, torch.ones(1, 1, 8, 8)), colors, atol=1e-6)
 
 
 def test_multiply_keeps_paper_transparent_and_ink_dark():

@@ -123,3 +123,16 @@ def test_a_model_that_paints_under_the_lines_shows_its_layer_with_them(tmp_path,
     assert torch.allclose(shown[:, :16], painted[:, :16], atol=1 / 127.5 + 1e-6)  # paper shows the layer
     kept = np.asarray(Colorizer.from_pretrained(model, device="cpu")(page.resize((96, 96))))
     assert (kept[48:50] < 40).all() and kept.shape == (96, 96, 3)  # lines kept at the page's size
+
+
+def test_colorize_gives_what_evaluate_scores_at_twice_the_working_size(model_dir):
+    from sketchcolor.evaluate import colorize_as_user
+
+    colorizer = Colorizer.from_pretrained(model_dir, device="cpu")  # lines kept, working size 32
+    page = Image.new("L", (64, 64), 255)
+    ImageDraw.Draw(page).ellipse([8, 8, 56, 56], outline=0, width=2)
+    ImageDraw.Draw(page).line([(8, 32), (56, 32)], fill=0, width=2)
+    written = np.asarray(colorizer(page), dtype=np.int32)
+    sketch = torch.from_numpy(np.array(page)).float()[None, None] / 127.5 - 1
+    scored = ((colorize_as_user(colorizer, sketch)[0] + 1) * 127.5).round().permute(1, 2, 0).numpy()
+    assert np.abs(written - scored).max() <= 1  # 8-bit rounding only

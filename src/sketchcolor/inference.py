@@ -18,7 +18,7 @@ from .device import resolve_device
 from .errors import SketchcolorError
 from .imageio import to_gray, to_pil
 from .runtime import BACKENDS, PRECISIONS, FrozenCompiled, autocast, pick_backend, pick_precision
-from .tiling import DETAIL_MODES, Region, colorize_tiled, letterbox, tile_region
+from .tiling import DETAIL_MODES, PAGE_SCALE, Region, colorize_tiled, letterbox, tile_region
 
 if TYPE_CHECKING:
     from .export import OnnxGenerator
@@ -102,9 +102,12 @@ class Colorizer:
                 colors = colorize_tiled(self.colorize_tensors, region.sketch, self.size, self.batch_size)
                 results.append(self._compose(colors, region, gray))
             return results
+        # Kept lines need the page where its lines are resolved, to flatten the colors inside
+        # them; the network's own page needs only its output, resized once.
+        side = self.size * PAGE_SCALE if self.lines == "keep" else self.size
         for start in range(0, len(images), self.batch_size):
             grays = [to_gray(image) for image in images[start : start + self.batch_size]]
-            regions = [letterbox(gray, self.size) for gray in grays]
+            regions = [letterbox(gray, side) for gray in grays]
             colors = self.colorize_tensors(torch.stack([region.sketch for region in regions])).cpu()
             results += [self._compose(c, region, gray) for c, region, gray in zip(colors, regions, grays)]
         return results

@@ -1,9 +1,12 @@
 """From a page of any size and shape to the network's square working size and back.
 
-`whole` letterboxes the page onto white paper at the working size, so its aspect ratio is
-kept (a squashed drawing is not what the network learned). `tiles` (`--detail tiles`)
-brings the page to TILE_SCALE times the working size and colorizes overlapping working-size
-tiles, blended with a tent window so no seams show: more detail per object on large pages.
+The page is processed at PAGE_SCALE times the working size: there its lines are still
+resolved, so the colors can be flattened inside them (compose.py) before they are brought to
+the page's full size. `whole` letterboxes the page onto white paper at that size, so its
+aspect ratio is kept (a squashed drawing is not what the network learned), and the network
+sees it scaled to its working size. `tiles` (`--detail tiles`) colorizes overlapping
+working-size tiles of it, blended with a tent window so no seams show: more detail per
+object on large pages.
 Either way only working-size tensors go through the network, so memory stays bounded
 whatever the page's resolution; the page itself is only ever touched as 8-bit PIL images.
 """
@@ -19,7 +22,7 @@ from PIL import Image
 from .imageio import to_tensor
 
 DETAIL_MODES = ("whole", "tiles")
-TILE_SCALE = 2  # with --detail tiles the page's longer side becomes 2 working sizes
+PAGE_SCALE = 2  # the page's longer side becomes 2 working sizes: what evaluation scores at 256 px
 PAPER = 1.0  # white, in the [-1, 1] tensor range
 
 
@@ -44,8 +47,8 @@ def letterbox(gray: Image.Image, size: int) -> Region:
 
 
 def tile_region(gray: Image.Image, size: int) -> Region:
-    """The page scaled so its longer side is TILE_SCALE * size (at least size x size with paper)."""
-    scale = TILE_SCALE * size / max(gray.size)
+    """The page scaled so its longer side is PAGE_SCALE * size (at least size x size with paper)."""
+    scale = PAGE_SCALE * size / max(gray.size)
     width, height = max(1, round(gray.width * scale)), max(1, round(gray.height * scale))
     resized = gray.resize((width, height), Image.Resampling.BICUBIC, reducing_gap=3.0)
     return _on_paper(resized, max(size, height), max(size, width))
