@@ -81,6 +81,12 @@ def test_bundled_model_colorizes_the_example(tmp_path):
     assert colored.shape[:2] == Image.open(example).size[::-1]
     saturation = colored.max(axis=2) - colored.min(axis=2)
     assert saturation.mean() > 10  # a trained model adds color; a gray copy would be ~0
+    as_painted = run_cli("colorize", example, "-o", tmp_path / "raw", "--smooth", "0")
+    assert as_painted.returncode == 0, as_painted.stderr
+    raw = np.asarray(Image.open(tmp_path / "raw" / "sketch.png"), dtype=np.float32)
+    assert np.abs(raw - colored).mean() > 0.5  # --smooth reaches the colors
+    refused = run_cli("colorize", example, "-o", tmp_path / "no", "--smooth", "-1")
+    assert refused.returncode != 0 and "--smooth" in refused.stderr and "Traceback" not in refused.stderr
 
 
 def test_sketchify_writes_pairs_and_reports_bad_files(tmp_path):

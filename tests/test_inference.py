@@ -136,3 +136,18 @@ def test_colorize_gives_what_evaluate_scores_at_twice_the_working_size(model_dir
     sketch = torch.from_numpy(np.array(page)).float()[None, None] / 127.5 - 1
     scored = ((colorize_as_user(colorizer, sketch)[0] + 1) * 127.5).round().permute(1, 2, 0).numpy()
     assert np.abs(written - scored).max() <= 1  # 8-bit rounding only
+
+
+def test_smoothing_evens_out_the_flat_layer_inside_a_shape_and_can_be_turned_off(model_dir):
+    page = Image.new("L", (64, 64), 255)
+    ImageDraw.Draw(page).rectangle([8, 8, 56, 56], outline=0, width=2)
+    inside = (slice(14, 51), slice(14, 51))
+
+    def flat_spread(smooth):
+        colorizer = Colorizer.from_pretrained(model_dir, device="cpu", smooth=smooth)
+        flat = np.asarray(colorizer.layers([page])[0].flat, dtype=np.float64)
+        return flat[inside].std(axis=(0, 1)).mean()
+
+    assert flat_spread(256) < flat_spread(0) / 3  # a random network's noise, evened out
+    with pytest.raises(SketchcolorError, match="smooth must be"):
+        Colorizer.from_pretrained(model_dir, device="cpu", smooth=-1)

@@ -66,8 +66,11 @@ def train(config_name: str, data_roots: tuple[str, ...], run_dir: Path, override
               help="whole: the page at the model's size; tiles: overlapping tiles at twice that, for large pages.")
 @click.option("--layers", is_flag=True,
               help="Also write NAME.flat.png, NAME.lines.png and NAME.lines-alpha.png (needs --lines keep).")
+@click.option("--smooth", default=None, type=click.IntRange(min=0), metavar="ROUNDS",
+              help="With --lines keep: rounds of evening colors out inside the lines [default: 256, as the model "
+                   "card measured]; 0 keeps the network's colors as painted.")
 def colorize(inputs: tuple[str, ...], out_dir: Path, model: str | None, device: str, batch_size: int, lines: str,
-             backend: str, precision: str, detail: str, layers: bool) -> None:
+             backend: str, precision: str, detail: str, layers: bool, smooth: int) -> None:
     """Colorize sketches (files, folders or globs) into OUT/<name>.png, at each input's size."""
     from .colorize_files import colorize_paths, expand_inputs
     from .inference import Colorizer
@@ -75,8 +78,10 @@ def colorize(inputs: tuple[str, ...], out_dir: Path, model: str | None, device: 
     if layers and lines != "keep":
         raise click.UsageError("--layers needs --lines keep: the network's own output has no separate layers")
     paths, missing = expand_inputs(inputs)
+    tuning = {} if smooth is None else {"smooth": smooth}
     colorizer = Colorizer.from_pretrained(model, device=device, batch_size=batch_size, lines=lines,
-                                          backend=backend, precision=precision, detail=detail, images=len(paths))
+                                          backend=backend, precision=precision, detail=detail, images=len(paths),
+                                          **tuning)
     for message in missing:
         log.error("%s", message)
     written, failed = colorize_paths(colorizer, paths, out_dir, layers=layers)

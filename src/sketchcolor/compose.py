@@ -87,10 +87,10 @@ def multiply_lines(flat: Image.Image, sketch: Image.Image) -> Image.Image:
     return Image.fromarray(((color * lines + 127) // 255).astype(np.uint8), "RGB")
 
 
-def keep_lines(colors: torch.Tensor, sketches: torch.Tensor) -> torch.Tensor:
+def keep_lines(colors: torch.Tensor, sketches: torch.Tensor, smooth_steps: int = SMOOTH_STEPS) -> torch.Tensor:
     """`flat_colors` then the sketch multiplied over, on tensors in [-1, 1] of one size:
     what `--lines keep` produces, for scoring it batched."""
-    return multiply(flat_colors(colors, sketches), sketches)
+    return multiply(flat_colors(colors, sketches, smooth_steps=smooth_steps), sketches)
 
 
 def lines_kept(sketch: Image.Image, colored: Image.Image, ink_level: int = 128) -> bool:

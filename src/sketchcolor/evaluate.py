@@ -24,7 +24,7 @@ from .data import PairDataset
 from .grids import comparison_grid
 from .imageio import to_pil
 from .inference import Colorizer
-from .compose import keep_lines
+from .compose import SMOOTH_STEPS, keep_lines
 from .metrics import ciede2000, colorfulness, mean_abs_error, psnr, ssim
 from .metrics import fid as fid_lib
 from .metrics.lines import line_scores
@@ -127,7 +127,7 @@ def colorize_as_user(colorizer, sketches: torch.Tensor) -> torch.Tensor:
     the sketch's lines over the flattened colors; else the method's own output."""
     colors = colorizer.colorize_tensors(sketches)
     if getattr(colorizer, "lines", "model") == "keep":
-        colors = keep_lines(colors, sketches.to(colors.device))
+        colors = keep_lines(colors, sketches.to(colors.device), getattr(colorizer, "smooth", SMOOTH_STEPS))
     return colors
 
 

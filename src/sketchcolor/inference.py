@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .checkpoint import load_model, resolve_model_dir
-from .compose import LINE_MODES, flat_colors, multiply_lines, render
+from .compose import LINE_MODES, SMOOTH_STEPS, flat_colors, multiply_lines, render
 from .config import Config
 from .device import resolve_device
 from .errors import SketchcolorError
@@ -41,7 +41,9 @@ class Colorizer:
 
     def __init__(self, generator: torch.nn.Module | OnnxGenerator, config: Config, *, device: torch.device,
                  batch_size: int = 8, lines: str = "keep", precision: str = "fp32", detail: str = "whole",
-                 backend: str = "torch"):
+                 backend: str = "torch", smooth: int = SMOOTH_STEPS):
+        if smooth < 0:
+            raise SketchcolorError(f"smooth must be 0 or more rounds, not {smooth}")
         for name, value, allowed in (("lines", lines, LINE_MODES), ("detail", detail, DETAIL_MODES),
                                      ("precision", precision, PRECISIONS), ("backend", backend, BACKENDS)):
             if value not in allowed:
@@ -53,6 +55,7 @@ class Colorizer:
         self.batch_size = batch_size
         self.lines = lines
         self.detail = detail
+        self.smooth = smooth  # rounds of smoothing inside the lines with lines="keep" (compose.py)
         self.size = config.data.size
         self.backend = pick_backend(backend, device) if is_torch else "onnx"
         self.precision = pick_precision(precision, device, self.backend)
@@ -62,7 +65,8 @@ class Colorizer:
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None, *, device: str = "auto", batch_size: int = 8,
                         lines: str = "keep", backend: str = "auto", precision: str = "auto",
-                        detail: str = "whole", images: int | None = None) -> "Colorizer":
+                        detail: str = "whole", images: int | None = None,
+                        smooth: int = SMOOTH_STEPS) -> "Colorizer":
         """Load a model directory or run folder (None: the bundled default model).
 
         `backend="onnx"` runs it with ONNX Runtime: a model directory is exported once and
@@ -84,7 +88,7 @@ class Colorizer:
         else:
             generator, config, _ = load_model(model, device=target)
         return cls(generator, config, device=target, batch_size=batch_size, lines=lines, precision=precision,
-                   detail=detail, backend=backend)
+                   detail=detail, backend=backend, smooth=smooth)
 
     def __call__(self, images: Image.Image | list[Image.Image]) -> Image.Image | list[Image.Image]:
         """Colorized pages, each at its input's full size."""
@@ -132,7 +136,7 @@ class Colorizer:
         """Colors (3, h, w) for a region -> the page at full size, lines as --lines says."""
         if self.lines == "model":
             return Layers(to_pil(region.crop(colors)).resize(page.size, Image.Resampling.BICUBIC))
-        flat = to_pil(region.crop(flat_colors(colors[None], region.sketch[None])[0]))
+        flat = to_pil(region.crop(flat_colors(colors[None], region.sketch[None], smooth_steps=self.smooth)[0]))
         flat = flat.resize(page.size, Image.Resampling.BICUBIC)
         return Layers(multiply_lines(flat, page), flat=flat, lines=page)
 
