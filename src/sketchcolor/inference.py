@@ -30,9 +30,10 @@ class Colorizer:
     """A generator plus the pre/post-processing around it.
 
     Sketches of any size and mode are converted to gray, resized to the model's working
-    size and colorized. With `lines="keep"` (the default) the colors are flattened, brought
-    to the sketch's own size and the sketch's lines laid over them, so lines stay as sharp
-    as drawn; `lines="model"` returns the network's own output, resized.
+    size and colorized. With `lines="keep"` (the default) the colors are flattened (evened
+    out inside the lines for `smooth` rounds), brought to the sketch's own size and the
+    sketch's lines laid over them, so lines stay as sharp as drawn; `lines="model"` returns
+    the network's own output, resized.
 
     `generator` is the torch module, or with `backend="onnx"` an `export.OnnxGenerator`: a
     callable with the same tensor-in, tensor-out interface around an ONNX Runtime session.
