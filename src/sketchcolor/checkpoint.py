@@ -28,6 +28,7 @@ MODEL_FORMAT = "sketchcolor-generator/1"
 WEIGHTS_FILE = "generator.safetensors"
 CONFIG_FILE = "config.json"
 DEFAULT_MODEL = Path(__file__).parent / "weights" / "default"  # the bundled model, installed with the package
+RUN_GENERATORS = ("best", "latest")  # a run folder's model directories, in the order one is loaded
 
 
 def atomic_save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
@@ -81,15 +82,20 @@ def resolve_model_dir(path: str | Path | None) -> Path:
     if not path.exists():
         raise SketchcolorError(f"model {path} does not exist")
     if not (path / CONFIG_FILE).exists():
-        for candidate in ("best", "latest"):
+        for candidate in RUN_GENERATORS:
             if (path / candidate / CONFIG_FILE).exists():
                 return path / candidate
     return path
 
 
+def run_folder(model_dir: Path) -> Path:
+    """The run a best/ or latest/ generator belongs to; any other model directory itself."""
+    return model_dir.parent if model_dir.name in RUN_GENERATORS else model_dir
+
+
 def model_label(model_dir: Path) -> str:
     """A run's name for its best/ or latest/ generator, else the directory's own name."""
-    return model_dir.parent.name if model_dir.name in ("best", "latest") else model_dir.name
+    return run_folder(model_dir).name
 
 
 def save_state(directory: str | Path, modules: dict[str, Any], counters: dict[str, Any]) -> None:

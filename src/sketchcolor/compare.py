@@ -22,7 +22,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from .atomic import atomic_write_text
 from .baselines import SketchCopy
-from .checkpoint import model_label, resolve_model_dir
+from .checkpoint import model_label, resolve_model_dir, run_folder
 from .data import PairDataset
 from .errors import SketchcolorError
 from .evaluate import FIDSetup, colorize_as_user, evaluate
@@ -70,7 +70,7 @@ def resolve_method(spec: str, *, device: str, lines: str, batch_size: int,
     model_dir = resolve_model_dir(spec)
     colorizer = Colorizer.from_pretrained(model_dir, device=device, batch_size=batch_size, lines=lines,
                                           backend="torch", precision="fp32")  # as `evaluate` scores
-    run = model_dir.parent if model_dir.name in ("best", "latest") else model_dir
+    run = run_folder(model_dir)
     snapshots = {int(p.name.split("_")[1]): p for p in sorted((run / "epochs").glob("epoch_*"))}
     return Method(model_label(model_dir), str(model_dir), colorizer, snapshots)
 
