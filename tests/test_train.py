@@ -54,9 +54,11 @@ def _weights(module):
     return torch.cat([p.detach().flatten() for p in module.state_dict().values() if p.is_floating_point()])
 
 
-def test_resume_gives_the_same_steps_as_an_uninterrupted_run(pair_root, tiny_config):
+@pytest.mark.parametrize("ema_decay", [0.0, 0.5])
+def test_resume_gives_the_same_steps_as_an_uninterrupted_run(pair_root, tiny_config, ema_decay):
     # 16 train pairs, batch 4: 4 steps an epoch; stop after 6 steps (mid epoch 2), resume to the end.
-    config = tiny_config.with_overrides(["train.epochs=2", "data.flip=true", "data.load_size=36"])
+    config = tiny_config.with_overrides(["train.epochs=2", "data.flip=true", "data.load_size=36",
+                                         f"train.ema_decay={ema_decay}"])
     straight = Trainer(config, pair_root / "straight", pair_root)
     straight.fit()
     interrupted = Trainer(config.with_overrides(["train.max_steps=6"]), pair_root / "resumed", pair_root)
@@ -74,6 +76,25 @@ def test_resume_gives_the_same_steps_as_an_uninterrupted_run(pair_root, tiny_con
     assert all(r.get("g/l1") != 99.0 for r in records)  # the lost step's record was dropped
     assert torch.allclose(_weights(resumed.generator), _weights(straight.generator), atol=1e-6)
     assert torch.allclose(_weights(resumed.discriminator), _weights(straight.discriminator), atol=1e-6)
+    assert torch.allclose(_weights(resumed.shipped_generator), _weights(straight.shipped_generator), atol=1e-6)
+
+
+def test_the_averaged_generator_is_the_one_saved(pair_root, tiny_config):
+    config = tiny_config.with_overrides(["train.ema_decay=0.5"])
+    trainer = Trainer(config, pair_root / "run", pair_root)
+    batch = next(iter(trainer.loader()[0]))
+    trainer.train_step(batch)
+    first = _weights(trainer.generator)
+    trainer.train_step(batch)
+    second = _weights(trainer.generator)
+    # The first update copies the weights, each later one moves halfway (decay 0.5) to the new ones.
+    assert torch.allclose(_weights(trainer.shipped_generator), (first + second) / 2, atol=1e-6)
+    assert not torch.allclose(first, second)
+    trainer.save()
+    saved, _, _ = load_model(pair_root / "run" / "latest")
+    assert torch.allclose(_weights(saved), _weights(trainer.shipped_generator))
+    with pytest.raises(SketchcolorError, match="ema_decay"):
+        tiny_config.with_overrides(["train.ema_decay=1"])
 
 
 def test_a_run_writes_grids_logs_and_checkpoints(pair_root, tiny_config):

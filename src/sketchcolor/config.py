@@ -111,6 +111,10 @@ class TrainConfig:
     # Fine-tuning: start the generator from a model directory or run (the discriminator and the
     # optimizers start anew). The model's generator section must equal this config's.
     init_from: str | None = None
+    # Exponential moving average of the generator's weights (0: off). The averaged generator is
+    # the one validated, sampled and saved: the last steps' noise cancels out (as in StyleGAN's
+    # G_ema); 1 / (1 - decay) steps is about the span averaged.
+    ema_decay: float = 0.0
 
 
 @dataclass
@@ -143,6 +147,8 @@ class Config:
                 raise SketchcolorError(f"config {section}.{name} must be one of {', '.join(allowed)}, not {value!r}")
         if config.generator.output == "flat" and config.train.trainer != "paired":
             raise SketchcolorError("config generator.output=flat needs train.trainer=paired (CycleGAN's generators paint whole images)")
+        if not 0 <= config.train.ema_decay < 1:
+            raise SketchcolorError(f"config train.ema_decay must be in [0, 1), not {config.train.ema_decay}")
         return config
 
     def with_overrides(self, overrides: list[str]) -> "Config":

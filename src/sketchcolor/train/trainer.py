@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
@@ -52,6 +53,7 @@ class Trainer:
         self.generator, self.discriminator = self._build_networks()
         if config.train.init_from:
             self._start_generator_from(config.train.init_from)
+        self.ema = self._average_of(self.generator)
         self.g_opt = self._adam(self.generator)
         self.d_opt = self._adam(self.discriminator)
         # A grad scaler only matters for fp16; bf16 has fp32's exponent range.
@@ -84,6 +86,17 @@ class Trainer:
                                    f"differs from this config's ({self.config.generator})")
         self.generator.load_state_dict(source.state_dict())
         log.info("generator starts from %s", model)
+
+    def _average_of(self, generator: torch.nn.Module) -> AveragedModel | None:
+        decay = self.config.train.ema_decay
+        if decay == 0:
+            return None
+        return AveragedModel(generator, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+
+    @property
+    def shipped_generator(self) -> torch.nn.Module:
+        """The generator that is validated, sampled and saved: the averaged one when train.ema_decay is set."""
+        return self.ema.module if self.ema is not None else self.generator
 
     def _adam(self, module: torch.nn.Module) -> torch.optim.Adam:
         t = self.config.train
@@ -141,6 +154,8 @@ class Trainer:
             # As DDP does: rank 0's batch-norm statistics are everyone's.
             broadcast_state(self.generator, parameters=False)
             broadcast_state(self.discriminator, parameters=False)
+        if self.ema is not None:
+            self.ema.update_parameters(self.generator)
         self.step += 1
         scalars = {f"d/{k}": v for k, v in d_terms.scalars().items()}
         scalars.update({f"g/{k}": v for k, v in g_terms.scalars().items()})
@@ -226,7 +241,7 @@ class Trainer:
         self.scalar_log.image("samples", grid, self.step)
         summary = ", ".join(f"{k}={v:.4g}" for k, v in means.items() if k in ("g/gan", "g/l1", "g/tv", "d/total", "images_per_s"))
         if self.validator.due(self.epoch):
-            metrics = self.validator(self.generator, self.val_set, self.epoch, self.step)
+            metrics = self.validator(self.shipped_generator, self.val_set, self.epoch, self.step)
             self.best = self.validator.best
             self.scalar_log.scalars(self.step, {f"eval/{k}": v for k, v in metrics.items() if v is not None})
             summary += f", val {self.config.eval.metric}={metrics.get(self.config.eval.metric)}"
@@ -236,7 +251,7 @@ class Trainer:
 
     def _keep_epoch(self) -> None:
         if self.dist.is_main and self.epoch in self.config.train.keep_epochs:
-            save_model(self.run_dir / "epochs" / f"epoch_{self.epoch:04d}", self.generator, self.config,
+            save_model(self.run_dir / "epochs" / f"epoch_{self.epoch:04d}", self.shipped_generator, self.config,
                        epoch=self.epoch, step=self.step)
 
     def sample_grid(self) -> torch.Tensor:
@@ -244,7 +259,7 @@ class Trainer:
         pairs = [self.val_set[i] for i in range(count)]
         sketches = torch.stack([p["sketch"] for p in pairs]).to(self.device)
         colors = torch.stack([p["color"] for p in pairs]).to(self.device)
-        return sample_grid(self.generator, sketches, colors, self.config.generator.output)
+        return sample_grid(self.shipped_generator, sketches, colors, self.config.generator.output)
 
     def _set_learning_rate(self) -> None:
         """pix2pix/CycleGAN's schedule: constant, then linear to 0 over the last lr_decay_epochs.
@@ -275,13 +290,15 @@ class Trainer:
                  "g_opt": self.g_opt, "d_opt": self.d_opt}
         if self.scaler.is_enabled():
             parts["scaler"] = self.scaler
+        if self.ema is not None:
+            parts["ema"] = self.ema
         return parts
 
     def save(self) -> None:
         """Write the generator (latest/) and the resumable state (state/); rank 0 only."""
         if not self.dist.is_main:
             return
-        save_model(self.run_dir / "latest", self.generator, self.config, epoch=self.epoch, step=self.step)
+        save_model(self.run_dir / "latest", self.shipped_generator, self.config, epoch=self.epoch, step=self.step)
         counters = {"epoch": self.epoch, "epoch_step": self.epoch_step, "step": self.step, "best": self.best}
         save_state(self.run_dir / "state", self._stateful(), counters)
 
