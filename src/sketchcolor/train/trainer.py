@@ -91,6 +91,7 @@ class Trainer:
         decay = self.config.train.ema_decay
         if decay == 0:
             return None
+        # use_buffers: batch-norm statistics are averaged too, so they fit the averaged weights.
         return AveragedModel(generator, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
     @property
