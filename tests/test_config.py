@@ -38,6 +38,8 @@ def test_overrides_parse_yaml_scalars():
         ("data.flip=3", "data.flip must be bool"),
         ("data.sketch_side=top", "data.sketch_side must be one of auto, left, right"),
         ("generator.output=lines", "generator.output must be one of image, flat"),
+        ("data.size=40", "data.size 40 must be a multiple of"),  # the U-Net could not halve it
+        ("train.ema_decay=1", r"ema_decay must be in \[0, 1\)"),
     ],
 )
 def test_bad_overrides_are_named(override, message):

@@ -147,6 +147,10 @@ class Config:
                 raise SketchcolorError(f"config {section}.{name} must be one of {', '.join(allowed)}, not {value!r}")
         if config.generator.output == "flat" and config.train.trainer != "paired":
             raise SketchcolorError("config generator.output=flat needs train.trainer=paired (CycleGAN's generators paint whole images)")
+        stride = 2**config.generator.depth
+        if config.generator.name == "resunet" and config.data.size % stride:
+            raise SketchcolorError(f"config data.size {config.data.size} must be a multiple of {stride}: "
+                                   f"the U-Net halves it generator.depth={config.generator.depth} times")
         if not 0 <= config.train.ema_decay < 1:
             raise SketchcolorError(f"config train.ema_decay must be in [0, 1), not {config.train.ema_decay}")
         return config
