@@ -4,7 +4,11 @@ import csv
 import subprocess
 import sys
 
+import numpy as np
+import pytest
 from PIL import Image
+
+from sketchcolor.compare import paired_differences
 
 from sketchcolor.config import load_config
 from sketchcolor.train import Trainer
@@ -32,6 +36,12 @@ def test_kept_epochs_and_compare_table_and_grid(tmp_path, pair_root, tiny_config
     assert [r["method"] for r in rows] == ["sketch", "run"] and all(r["n"] == "4" for r in rows)
     assert rows[0]["fid"] == "" and float(rows[0]["line_f1_mean"]) == 1.0
     assert float(rows[1]["seconds_per_image"]) > 0
+    paired = list(csv.DictReader((out / "paired.csv").open()))  # the last method against each other one
+    assert [(r["method"], r["against"], r["metric"]) for r in paired] == [
+        ("run", "sketch", metric) for metric in ("ssim", "psnr", "ciede2000", "line_f1")]
+    line_f1 = paired[-1]  # the sketch's own lines score 1, so the run can only tie or trail
+    assert float(line_f1["mean_difference"]) <= 0 and line_f1["better_on"] == "0" and line_f1["n"] == "4"
+    assert "| sketch | SSIM |" in (out / "paired.md").read_text()
     table = (out / "table.md").read_text()
     assert "| sketch | n/a [1] |" in table and "[1] FID needs pt_inception" in table
     # columns: sketch, real, sketch, run e0, run e2 (epoch 1 was not kept), run; rows: 3 pairs + labels
@@ -39,9 +49,36 @@ def test_kept_epochs_and_compare_table_and_grid(tmp_path, pair_root, tiny_config
     assert grid.width == 6 * 32 + 7 * 2 and grid.height > 3 * 32 + 4 * 2
 
 
-def test_list_config_values_are_checked():
-    import pytest
+def test_candidate_must_be_one_of_the_methods(tmp_path, pair_root):
+    result = run_cli("compare", "sketch", "--data", pair_root, "--split", "val", "--candidate", "nst",
+                     "--out", tmp_path / "report")
+    assert result.returncode != 0 and "'nst' is not one of the METHODS given" in result.stderr
+    assert not (tmp_path / "report").exists()  # refused before anything ran
 
+
+def test_paired_differences_tell_a_real_gap_from_noise():
+    rng = np.random.default_rng(0)
+    pages = rng.uniform(0.3, 0.9, 40)  # some pages are harder than others for every method
+    noise = rng.normal(0, 0.01, 40)
+    floor = {"ssim": pages, "psnr": 10 + 10 * pages, "ciede2000": 30 - 20 * pages, "line_f1": np.ones(40)}
+    model = {"ssim": pages + 0.02 + noise,  # a small gap, far below the spread between pages
+             "psnr": 10 + 10 * pages + noise,  # no gap at all
+             "ciede2000": 30 - 20 * pages - 0.5 + noise,  # lower is better: ahead
+             "line_f1": np.full(40, 0.9)}
+    rows = [{"method": "floor", "per_image": floor}, {"method": "model", "per_image": model},
+            {"method": "nst", "missing": "no VGG19 weights"}]
+    verdicts = {d.metric: d for d in paired_differences(rows, "model")}
+    assert all(d.other == "floor" for d in verdicts.values())
+    assert verdicts["ssim"].verdict == "ahead" and verdicts["ssim"].difference.mean == pytest.approx(0.02 + noise.mean())
+    assert verdicts["psnr"].verdict == "not resolved"
+    assert verdicts["ciede2000"].verdict == "ahead" and verdicts["ciede2000"].better_on == 40
+    assert verdicts["line_f1"].verdict == "behind" and verdicts["line_f1"].better_on == 0
+    # unpaired, the same SSIM gap is lost in the spread between pages
+    assert abs(model["ssim"].mean() - pages.mean()) < np.std(pages) / np.sqrt(40)
+    assert [d.verdict for d in paired_differences(rows, "floor")][:3] == ["behind", "not resolved", "behind"]
+
+
+def test_list_config_values_are_checked():
     from sketchcolor.errors import SketchcolorError
 
     assert load_config("tiny", ["train.keep_epochs=[1, 5]"]).train.keep_epochs == [1, 5]

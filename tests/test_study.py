@@ -13,11 +13,12 @@ from PIL import Image
 
 from sketchcolor.checkpoint import save_model
 from sketchcolor.cli import main
+from sketchcolor.confidence import mean_ci
 from sketchcolor.errors import SketchcolorError
 from sketchcolor.models import build_generator
 from sketchcolor.serve import Settings, create_app
 from sketchcolor.serve.study import (
-    CRITERIA, AlreadyAnswered, InvalidAnswer, StudyStore, UnknownParticipant, build_study, format_table, mean_ci,
+    CRITERIA, AlreadyAnswered, InvalidAnswer, StudyStore, UnknownParticipant, build_study, format_table,
     study_results, write_report, write_study,
 )
 

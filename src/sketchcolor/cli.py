@@ -154,6 +154,8 @@ def evaluate(model, data_root, split, report_dir, fid_weights, limit, size, sket
 @click.option("--size", default=256, show_default=True, help="Evaluation size.")
 @click.option("--lines", default="keep", type=click.Choice(["keep", "model"]), show_default=True)
 @click.option("--grid-count", default=6, show_default=True, help="Sketches (rows) in grid.png.")
+@click.option("--candidate", default=None,
+              help="The method (as given in METHODS) that paired.md sets against each other one [default: the last].")
 @click.option("--aligned-only", is_flag=True, help="Only pairs the data's manifest.json marks aligned.")
 @click.option("--fid-weights", type=click.Path(path_type=Path), default=None)
 @click.option("--device", default="auto", show_default=True)
@@ -163,13 +165,14 @@ def evaluate(model, data_root, split, report_dir, fid_weights, limit, size, sket
 @click.option("--nst-steps", default=300, show_default=True, help="nst: optimizer steps per image.")
 @click.option("--vgg-weights", type=click.Path(path_type=Path), default=None,
               help="nst: vgg19-dcbb9e9d.pth (else $SKETCHCOLOR_VGG19_WEIGHTS or the torch hub cache).")
-def compare(methods, data_root, split, report_dir, epochs, limit, size, lines, grid_count, aligned_only, fid_weights,
-            device, batch_size, style_data, nst_steps, vgg_weights) -> None:
+def compare(methods, data_root, split, report_dir, epochs, limit, size, lines, grid_count, candidate, aligned_only,
+            fid_weights, device, batch_size, style_data, nst_steps, vgg_weights) -> None:
     """Score METHODS on the same pairs: run folders, model folders, or the baselines `sketch`
     (the sketch itself) and `nst` (Neural Style Transfer). Writes REPORT/table.md, table.csv
-    and a labelled grid.png."""
+    and a labelled grid.png, and REPORT/paired.md, paired.csv: the candidate's per-image
+    differences from each other method, with confidence intervals."""
     from .compare import compare as run_compare
-    from .compare import resolve_method, sketch_baseline, write_tables
+    from .compare import paired_differences, resolve_method, sketch_baseline, write_paired, write_tables
     from .config import DataConfig
     from .data import load_split
     from .data.cache import default_cache_dir
@@ -180,6 +183,8 @@ def compare(methods, data_root, split, report_dir, epochs, limit, size, lines, g
         kept = [int(e) for e in epochs.split(",") if e.strip()]
     except ValueError:
         raise click.BadParameter(f"{epochs!r} is not a comma-separated list of epochs", param_hint="--epochs") from None
+    if candidate is not None and candidate not in methods:
+        raise click.BadParameter(f"{candidate!r} is not one of the METHODS given", param_hint="--candidate")
     def nst_baseline():
         from .stylize import StyleTransfer, StyleTransferConfig, load_vgg_features, style_pool_from_pairs
 
@@ -199,7 +204,13 @@ def compare(methods, data_root, split, report_dir, epochs, limit, size, lines, g
     table, _ = write_tables(rows, report_dir, notes)
     grid.save(report_dir / "grid.png")
     click.echo(table.read_text())
-    click.echo(f"report: {table}, {report_dir / 'table.csv'}, {report_dir / 'grid.png'}")
+    reports = [table, report_dir / "table.csv", report_dir / "grid.png"]
+    chosen = resolved[methods.index(candidate or methods[-1])]
+    if not chosen.missing and sum(not m.missing for m in resolved) > 1:
+        paired, paired_csv = write_paired(paired_differences(rows, chosen.label), chosen.label, report_dir)
+        click.echo(paired.read_text())
+        reports += [paired, paired_csv]
+    click.echo("report: " + ", ".join(map(str, reports)))
 
 
 @cli.command()

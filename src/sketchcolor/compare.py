@@ -4,7 +4,8 @@ and shown side by side (over epochs too), as its figs. 21-34.
 A method is a run folder or model directory (any trained preset: paper, pix2pix, cyclegan,
 ablations), or a named baseline: `sketch` (the sketch itself, the floor) or `nst` (Neural
 Style Transfer, stylize.py). Every method goes through `evaluate.evaluate`, so the numbers
-are the ones `sketchcolor evaluate` prints for it.
+are the ones `sketchcolor evaluate` prints for it. Scored on the same pairs, two methods are
+also compared image by image (`paired_differences`), to tell a real gap from chance.
 """
 
 from __future__ import annotations
@@ -12,17 +13,20 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from .atomic import atomic_write_text
 from .baselines import SketchCopy
 from .checkpoint import model_label, resolve_model_dir, run_folder
+from .confidence import Estimate, mean_ci
 from .data import PairDataset
 from .errors import SketchcolorError
 from .evaluate import FIDSetup, colorize_as_user, evaluate
@@ -44,6 +48,9 @@ COLUMNS = (
     ("images", "n", 0),
     ("s/image", "seconds_per_image", 3),
 )
+# Per-image scores compared pair by pair between methods: (name, label, higher is better).
+PAIRED_METRICS = (("ssim", "SSIM", True), ("psnr", "PSNR", True), ("ciede2000", "CIEDE2000", False),
+                  ("line_f1", "line F1", True))
 
 
 @dataclass
@@ -90,9 +97,45 @@ def compare(methods: list[Method], dataset: PairDataset, *, fid: FIDSetup | None
         started = time.perf_counter()
         result = evaluate(method.colorizer, dataset, fid=fid, batch_size=batch_size, limit=limit, progress=True)
         seconds = (time.perf_counter() - started) / max(1, result.metrics["n"])
-        rows.append({"method": method.label, "source": method.source, **result.metrics, "seconds_per_image": seconds})
+        rows.append({"method": method.label, "source": method.source, **result.metrics, "seconds_per_image": seconds,
+                     "per_image": result.per_image})
         log.info("%s: ssim %.4f, %.3f s/image", method.label, result.metrics["ssim_mean"], seconds)
     return rows, comparison_figure(methods, dataset, epochs, grid_count, lines, device)
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """One method's score minus another's, image by image on the same pairs."""
+
+    metric: str
+    other: str
+    difference: Estimate  # mean of the per-image differences, with its 95% t interval
+    better_on: int  # images on which the first method scores better
+
+    @property
+    def verdict(self) -> str:
+        """"ahead" or "behind" when the interval excludes 0, else "not resolved"."""
+        higher_is_better = next(higher for name, _, higher in PAIRED_METRICS if name == self.metric)
+        sign = 1 if higher_is_better else -1
+        low, high = sorted((sign * self.difference.low, sign * self.difference.high))
+        return "ahead" if low > 0 else "behind" if high < 0 else "not resolved"
+
+
+def paired_differences(rows: list[dict], candidate: str) -> list[PairedDifference]:
+    """The method labelled `candidate` against every other method that ran, per image: a gap
+    between two means over a few dozen pages can be noise, and pairing removes the part of
+    the spread that comes from some pages being harder than others for every method."""
+    ran = {row["method"]: row["per_image"] for row in rows if "per_image" in row}
+    ours = ran[candidate]
+    differences = []
+    for other, theirs in ran.items():
+        if other == candidate:
+            continue
+        for name, _, higher_is_better in PAIRED_METRICS:
+            delta = np.asarray(ours[name]) - np.asarray(theirs[name])
+            better = delta > 0 if higher_is_better else delta < 0
+            differences.append(PairedDifference(name, other, mean_ci(delta.tolist()), int(better.sum())))
+    return differences
 
 
 def comparison_figure(methods: list[Method], dataset: PairDataset, epochs: list[int], count: int,
@@ -162,8 +205,33 @@ def write_tables(rows: list[dict], out_dir: Path, notes: list[str]) -> tuple[Pat
     return out_dir / "table.md", out_dir / "table.csv"
 
 
+def write_paired(differences: list[PairedDifference], candidate: str, out_dir: Path) -> tuple[Path, Path]:
+    """paired.csv (every number) and paired.md: `candidate` minus each other method."""
+    labels = {name: label for name, label, _ in PAIRED_METRICS}
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["method", "against", "metric", "mean_difference", "ci95_low", "ci95_high", "better_on", "n",
+                     "verdict"])
+    lines = [f"| {candidate} against | metric | mean difference | 95% interval | better on | verdict |",
+             "|---|---|---:|---:|---:|---|"]
+    for d in differences:
+        e = d.difference
+        writer.writerow([candidate, d.other, d.metric, *(_csv_value(x) for x in (e.mean, e.low, e.high)),
+                         d.better_on, e.n, d.verdict])
+        interval = "–" if math.isnan(e.low) else f"[{e.low:+.4f}, {e.high:+.4f}]"
+        lines.append(f"| {d.other} | {labels[d.metric]} | {e.mean:+.4f} | {interval} | {d.better_on} / {e.n} "
+                     f"| {d.verdict} |")
+    lines += ["", f"Per image, {candidate}'s score minus the other method's, on the same pairs: the mean with its "
+              "95% Student's t interval. ahead / behind: the interval excludes 0 (for CIEDE2000, lower is "
+              "better); not resolved: these pairs cannot tell the two apart."]
+    atomic_write_text(out_dir / "paired.csv", buffer.getvalue())
+    atomic_write_text(out_dir / "paired.md", "\n".join(lines) + "\n")
+    return out_dir / "paired.md", out_dir / "paired.csv"
+
+
 def _csv_value(value: Any) -> str:
-    return "" if value is None else (f"{value:.6g}" if isinstance(value, float) else str(value))
+    missing = value is None or (isinstance(value, float) and math.isnan(value))
+    return "" if missing else (f"{value:.6g}" if isinstance(value, float) else str(value))
 
 
 def _md_value(row: dict, key: str, decimals: int, footnotes: list[str]) -> str:

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
 from PIL import Image
-from scipy import stats
 
+from ..confidence import Estimate, mean_ci
 from ..errors import SketchcolorError
 from ..imageio import list_images, read_image
 from ..inference import Colorizer
@@ -249,27 +249,6 @@ def _validate(methods: Mapping[str, int], ratings: Mapping[str, Mapping[str, int
 
 
 # --- the report (Table 3) ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Estimate:
-    n: int
-    mean: float
-    low: float  # the confidence interval; nan when n < 2
-    high: float
-
-
-def mean_ci(scores: Sequence[float], confidence: float = 0.95) -> Estimate:
-    """The mean with Student's t confidence interval (nan where undefined)."""
-    n = len(scores)
-    if n == 0:
-        return Estimate(0, math.nan, math.nan, math.nan)
-    mean = sum(scores) / n
-    if n < 2:
-        return Estimate(n, mean, math.nan, math.nan)
-    sd = math.sqrt(sum((s - mean) ** 2 for s in scores) / (n - 1))
-    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * sd / math.sqrt(n)
-    return Estimate(n, mean, mean - half, mean + half)
 
 
 @dataclass(frozen=True)
