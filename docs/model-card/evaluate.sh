@@ -16,5 +16,6 @@ sketchcolor compare sketch "$FLOOR" "$MODEL" --data "$OPENMOJI" --split test --o
 for split in test artists; do
   extra=(); [ "$split" = artists ] && extra=(--aligned-only)
   sketchcolor compare sketch "$FLOOR" "$MODEL" --data "$ANIME" --split "$split" "${extra[@]}" --out "$PRIVATE/anime-$split"
-  mkdir -p "$OUT/anime-$split" && cp "$PRIVATE/anime-$split/table.md" "$PRIVATE/anime-$split/table.csv" "$OUT/anime-$split/"
+  mkdir -p "$OUT/anime-$split"
+  cp "$PRIVATE/anime-$split"/{table,paired}.{md,csv} "$OUT/anime-$split/"
 done
