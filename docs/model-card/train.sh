@@ -31,5 +31,8 @@ for config in default pix2pix-small; do
     --set train.init_from="$RUNS/$config-stage1" --set train.max_steps=1000 "${stage2[@]}"
 done
 sketchcolor export model --model "$RUNS/default" --out "$RUNS/default-model" --half
-# the stage-2 check on the held-out anime pairs:
-sketchcolor compare sketch "$RUNS/pix2pix-small" "$RUNS/default-model" --data "$split" --split val --out "$RUNS/anime-split-val"
+# the stage-2 check on the held-out anime pairs, and how closely each network fits the ones it trained on:
+for part in val train; do
+  sketchcolor compare sketch "$RUNS/pix2pix-small" "$RUNS/default-model" --data "$split" --split "$part" \
+    --out "$RUNS/anime-split-$part"
+done
