@@ -1,6 +1,7 @@
 """`sketchcolor compare`: kept epochs, the table with its footnotes, and the labelled grid."""
 
 import csv
+import shutil
 import subprocess
 import sys
 
@@ -44,6 +45,17 @@ def test_kept_epochs_and_compare_table_and_grid(tmp_path, pair_root, tiny_config
     assert "| sketch | SSIM |" in (out / "paired.md").read_text()
     table = (out / "table.md").read_text()
     assert "| sketch | n/a [1] |" in table and "[1] FID needs pt_inception" in table
+    # two runs of one name are told apart by their folders; the same one twice is refused
+    shutil.copytree(run, tmp_path / "copy" / "run")
+    result = run_cli("compare", run, tmp_path / "copy" / "run", "--data", pair_root, "--split", "val", "--size", 32,
+                     "--out", tmp_path / "twins")
+    assert result.returncode == 0, result.stderr
+    labels = [r["method"] for r in csv.DictReader((tmp_path / "twins" / "table.csv").open())]
+    assert labels == [str(run / "latest"), str(tmp_path / "copy" / "run" / "latest")]
+    twins = list(csv.DictReader((tmp_path / "twins" / "paired.csv").open()))
+    assert len(twins) == 4 and all(r["against"] == labels[0] and r["verdict"] == "not resolved" for r in twins)
+    result = run_cli("compare", "sketch", "sketch", "--data", pair_root, "--split", "val")
+    assert result.returncode != 0 and "sketch given more than once" in result.stderr
     # columns: sketch, real, sketch, run e0, run e2 (epoch 1 was not kept), run; rows: 3 pairs + labels
     grid = Image.open(out / "grid.png")
     assert grid.width == 6 * 32 + 7 * 2 and grid.height > 3 * 32 + 4 * 2

@@ -172,7 +172,7 @@ def compare(methods, data_root, split, report_dir, epochs, limit, size, lines, g
     and a labelled grid.png, and REPORT/paired.md, paired.csv: the candidate's per-image
     differences from each other method, with confidence intervals."""
     from .compare import compare as run_compare
-    from .compare import paired_differences, resolve_method, sketch_baseline, write_paired, write_tables
+    from .compare import distinct_labels, paired_differences, resolve_method, sketch_baseline, write_paired, write_tables
     from .config import DataConfig
     from .data import load_split
     from .data.cache import default_cache_dir
@@ -183,6 +183,9 @@ def compare(methods, data_root, split, report_dir, epochs, limit, size, lines, g
         kept = [int(e) for e in epochs.split(",") if e.strip()]
     except ValueError:
         raise click.BadParameter(f"{epochs!r} is not a comma-separated list of epochs", param_hint="--epochs") from None
+    repeated = sorted({m for m in methods if methods.count(m) > 1})
+    if repeated:
+        raise click.BadParameter(f"{', '.join(repeated)} given more than once", param_hint="METHODS")
     if candidate is not None and candidate not in methods:
         raise click.BadParameter(f"{candidate!r} is not one of the METHODS given", param_hint="--candidate")
     def nst_baseline():
@@ -195,6 +198,7 @@ def compare(methods, data_root, split, report_dir, epochs, limit, size, lines, g
     baselines = {"sketch": sketch_baseline, "nst": nst_baseline}
     resolved = [resolve_method(m, device=device, lines=lines, batch_size=batch_size, baselines=baselines)
                 for m in methods]
+    distinct_labels(resolved)
     dataset = load_split(data_root, split, DataConfig(size=size), augment=False, aligned=aligned_only)
     fid = load_fid(fid_weights, resolve_device(device), default_cache_dir() / "fid")
     rows, grid = run_compare(resolved, dataset, fid=fid, limit=limit, batch_size=batch_size, epochs=kept,

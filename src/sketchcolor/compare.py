@@ -15,6 +15,7 @@ import io
 import logging
 import math
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -80,6 +81,15 @@ def resolve_method(spec: str, *, device: str, lines: str, batch_size: int,
     run = run_folder(model_dir)
     snapshots = {int(p.name.split("_")[1]): p for p in sorted((run / "epochs").glob("epoch_*"))}
     return Method(model_label(model_dir), str(model_dir), colorizer, snapshots)
+
+
+def distinct_labels(methods: list[Method]) -> None:
+    """Methods that share a name (a run's best/ and latest/, or two runs named alike) are
+    labelled by their source instead, so every row of the tables says which one it is."""
+    counts = Counter(method.label for method in methods)
+    for method in methods:
+        if counts[method.label] > 1:
+            method.label = method.source
 
 
 def sketch_baseline() -> SketchCopy:
