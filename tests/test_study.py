@@ -13,7 +13,7 @@ from PIL import Image
 
 from sketchcolor.checkpoint import save_model
 from sketchcolor.cli import main
-from sketchcolor.confidence import mean_ci
+from sketchcolor.metrics import mean_ci
 from sketchcolor.errors import SketchcolorError
 from sketchcolor.models import build_generator
 from sketchcolor.serve import Settings, create_app

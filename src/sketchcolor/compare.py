@@ -27,14 +27,13 @@ from PIL import Image, ImageDraw, ImageFont
 from .atomic import atomic_write_text
 from .baselines import SketchCopy
 from .checkpoint import model_label, resolve_model_dir, run_folder
-from .confidence import Estimate, mean_ci
 from .data import PairDataset
 from .errors import SketchcolorError
 from .evaluate import FIDSetup, colorize_as_user, evaluate
 from .grids import comparison_grid
 from .imageio import to_pil
 from .inference import Colorizer
-from .metrics import missing_weights_message
+from .metrics import Estimate, mean_ci, missing_weights_message
 
 log = logging.getLogger("sketchcolor")
 # Table columns: (header, metric key, decimals).

@@ -1,10 +1,12 @@
 """Image metrics as pure, batched functions: (B, C, H, W) tensors in [0, 1] -> one value per image.
 
 FID is split the same way: `InceptionFeatures` turns images into features, and
-`feature_statistics` / `frechet_distance` are plain numpy on those features.
+`feature_statistics` / `frechet_distance` are plain numpy on those features. `mean_ci`
+turns a set of per-image (or per-rating) scores into a mean with its confidence interval.
 """
 
 from .color import ciede2000, colorfulness, delta_e_2000, rgb_to_lab
+from .confidence import Estimate, mean_ci
 from .fid import (
     FID_WEIGHTS_ENV,
     FID_WEIGHTS_NAME,
@@ -20,6 +22,7 @@ from .pixel import mean_abs_error, psnr
 from .ssim import luma, ssim
 
 __all__ = [
+    "Estimate",
     "FID_WEIGHTS_ENV",
     "FID_WEIGHTS_NAME",
     "InceptionFeatures",
@@ -31,6 +34,7 @@ __all__ = [
     "find_fid_weights",
     "frechet_distance",
     "luma",
+    "mean_ci",
     "mean_abs_error",
     "missing_weights_message",
     "psnr",

@@ -25,7 +25,7 @@ from typing import Iterator, Mapping, Sequence
 
 from PIL import Image
 
-from ..confidence import Estimate, mean_ci
+from ..metrics import Estimate, mean_ci
 from ..errors import SketchcolorError
 from ..imageio import list_images, read_image
 from ..inference import Colorizer
