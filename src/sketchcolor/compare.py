@@ -120,13 +120,14 @@ class PairedDifference:
     other: str
     difference: Estimate  # mean of the per-image differences, with its 95% t interval
     better_on: int  # images on which the first method scores better
+    higher_is_better: bool
 
     @property
     def verdict(self) -> str:
         """"ahead" or "behind" when the interval excludes 0, else "not resolved"."""
-        higher_is_better = next(higher for name, _, higher in PAIRED_METRICS if name == self.metric)
-        sign = 1 if higher_is_better else -1
-        low, high = sorted((sign * self.difference.low, sign * self.difference.high))
+        low, high = self.difference.low, self.difference.high
+        if not self.higher_is_better:
+            low, high = -high, -low
         return "ahead" if low > 0 else "behind" if high < 0 else "not resolved"
 
 
@@ -143,7 +144,8 @@ def paired_differences(rows: list[dict], candidate: str) -> list[PairedDifferenc
         for name, _, higher_is_better in PAIRED_METRICS:
             delta = np.asarray(ours[name]) - np.asarray(theirs[name])
             better = delta > 0 if higher_is_better else delta < 0
-            differences.append(PairedDifference(name, other, mean_ci(delta.tolist()), int(better.sum())))
+            differences.append(PairedDifference(name, other, mean_ci(delta.tolist()), int(better.sum()),
+                                                higher_is_better))
     return differences
 
 
