@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from sketchcolor.compare import paired_differences
+from sketchcolor.evaluate import Evaluation
 
 from sketchcolor.config import load_config
 from sketchcolor.train import Trainer
@@ -37,9 +38,16 @@ def test_kept_epochs_and_compare_table_and_grid(tmp_path, pair_root, tiny_config
     assert [r["method"] for r in rows] == ["sketch", "run"] and all(r["n"] == "4" for r in rows)
     assert rows[0]["fid"] == "" and float(rows[0]["line_f1_mean"]) == 1.0
     assert float(rows[1]["seconds_per_image"]) > 0
+    per_image = list(csv.DictReader((out / "per_image.csv").open()))  # each method's score on each image
+    assert [(r["method"], r["image"]) for r in per_image] == [
+        (method, path.name) for method in ("sketch", "run") for path in sorted((pair_root / "val").iterdir())]
+    run_ssim = [float(r["ssim"]) for r in per_image if r["method"] == "run"]
+    assert np.mean(run_ssim) == pytest.approx(float(rows[1]["ssim_mean"]), abs=1e-5)
+    differences = np.subtract(run_ssim, [float(r["ssim"]) for r in per_image if r["method"] == "sketch"])
     paired = list(csv.DictReader((out / "paired.csv").open()))  # the last method against each other one
     assert [(r["method"], r["against"], r["metric"]) for r in paired] == [
         ("run", "sketch", metric) for metric in ("ssim", "psnr", "ciede2000", "line_f1")]
+    assert float(paired[0]["mean_difference"]) == pytest.approx(differences.mean(), abs=1e-5)
     line_f1 = paired[-1]  # the sketch's own lines score 1, so the run can only tie or trail
     assert float(line_f1["mean_difference"]) <= 0 and line_f1["better_on"] == "0" and line_f1["n"] == "4"
     assert "| sketch | SSIM |" in (out / "paired.md").read_text()
@@ -77,7 +85,8 @@ def test_paired_differences_tell_a_real_gap_from_noise():
              "psnr": 10 + 10 * pages + noise,  # no gap at all
              "ciede2000": 30 - 20 * pages - 0.5 + noise,  # lower is better: ahead
              "line_f1": np.full(40, 0.9)}
-    rows = [{"method": "floor", "per_image": floor}, {"method": "model", "per_image": model},
+    rows = [{"method": "floor", "evaluation": Evaluation({}, None, floor)},
+            {"method": "model", "evaluation": Evaluation({}, None, model)},
             {"method": "nst", "missing": "no VGG19 weights"}]
     verdicts = {d.metric: d for d in paired_differences(rows, "model")}
     assert all(d.other == "floor" for d in verdicts.values())

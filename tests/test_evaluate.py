@@ -1,5 +1,6 @@
 """The evaluation harness end to end: CLI, report files, FID with a (random) weights file."""
 
+import csv
 import json
 import os
 import subprocess
@@ -74,6 +75,9 @@ def test_evaluate_cli_without_fid_weights(tmp_path, pair_root, model_dir):
     assert metrics["fid"] is None and metrics["n"] == 3 and metrics["skipped"] == 1 and metrics["split"] == "test"
     assert 0 < metrics["ssim_mean"] <= 1 and metrics["ssim_std"] >= 0
     assert "ssim_mean" in result.stdout and "pt_inception-2015-12-05-6726825d.pth" in result.stderr
+    per_image = list(csv.DictReader((out / "per_image.csv").open()))  # the broken file is not among them
+    assert [r["image"] for r in per_image] == sorted(p.name for p in (pair_root / "val").iterdir())[:3]
+    assert np.mean([float(r["ssim"]) for r in per_image]) == pytest.approx(metrics["ssim_mean"], abs=1e-5)
     assert Image.open(out / "grid.png").size[1] > 3 * 32
 
 

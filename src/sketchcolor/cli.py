@@ -111,7 +111,8 @@ def colorize(inputs: tuple[str, ...], out_dir: Path, model: str | None, device: 
               help="Only pairs that the data's manifest.json marks \"aligned\": true.")
 def evaluate(model, data_root, split, report_dir, fid_weights, limit, size, sketch_side, device, batch_size, lines,
              baseline, aligned_only) -> None:
-    """Score a model on a split: SSIM, PSNR, L1, colorfulness, CIEDE2000, line fidelity and FID."""
+    """Score a model on a split: SSIM, PSNR, L1, colorfulness, CIEDE2000, line fidelity and FID.
+    Writes REPORT/metrics.json (the means), per_image.csv (each image's scores) and grid.png."""
     from .baselines import BASELINES
     from .checkpoint import model_label, resolve_model_dir
     from .config import DataConfig
@@ -138,9 +139,9 @@ def evaluate(model, data_root, split, report_dir, fid_weights, limit, size, sket
     info = {"model": source, "data": str(data_root), "split": split, "size": size, "lines": colorizer.lines,
             "aligned_only": aligned_only, "skipped": len(dataset.decoded.skipped)}
     report_dir = report_dir or Path("reports") / f"{label}-{split}"
-    write_report(evaluation, report_dir, info)
+    write_report(evaluation, report_dir, info, label)
     click.echo(format_table(evaluation.metrics))
-    click.echo(f"report: {report_dir / 'metrics.json'}, {report_dir / 'grid.png'}")
+    click.echo(f"report: {report_dir / 'metrics.json'}, {report_dir / 'per_image.csv'}, {report_dir / 'grid.png'}")
 
 
 @cli.command()
@@ -168,16 +169,17 @@ def evaluate(model, data_root, split, report_dir, fid_weights, limit, size, sket
 def compare(methods, data_root, split, report_dir, epochs, limit, size, lines, grid_count, candidate, aligned_only,
             fid_weights, device, batch_size, style_data, nst_steps, vgg_weights) -> None:
     """Score METHODS on the same pairs: run folders, model folders, or the baselines `sketch`
-    (the sketch itself) and `nst` (Neural Style Transfer). Writes REPORT/table.md, table.csv
-    and a labelled grid.png, and REPORT/paired.md, paired.csv: the candidate's per-image
-    differences from each other method, with confidence intervals."""
+    (the sketch itself) and `nst` (Neural Style Transfer). Writes REPORT/table.md, table.csv,
+    per_image.csv (every score of every method on every image) and a labelled grid.png, and
+    REPORT/paired.md, paired.csv: the candidate's per-image differences from each other
+    method, with confidence intervals."""
     from .compare import compare as run_compare
     from .compare import distinct_labels, paired_differences, resolve_method, sketch_baseline, write_paired, write_tables
     from .config import DataConfig
     from .data import load_split
     from .data.cache import default_cache_dir
     from .device import resolve_device
-    from .evaluate import load_fid
+    from .evaluate import load_fid, write_per_image
 
     try:
         kept = [int(e) for e in epochs.split(",") if e.strip()]
@@ -207,8 +209,9 @@ def compare(methods, data_root, split, report_dir, epochs, limit, size, lines, g
     notes = [f"Data: {data_root} ({split}{', aligned only' if aligned_only else ''}), {size} px, lines {lines}."]
     table, _ = write_tables(rows, report_dir, notes)
     grid.save(report_dir / "grid.png")
+    per_image = write_per_image({row["method"]: row["evaluation"] for row in rows if "evaluation" in row}, report_dir)
     click.echo(table.read_text())
-    reports = [table, report_dir / "table.csv", report_dir / "grid.png"]
+    reports = [table, report_dir / "table.csv", per_image, report_dir / "grid.png"]
     chosen = resolved[methods.index(candidate or methods[-1])]
     if not chosen.missing and sum(not m.missing for m in resolved) > 1:
         paired, paired_csv = write_paired(paired_differences(rows, chosen.label), chosen.label, report_dir)

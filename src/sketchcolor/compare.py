@@ -107,7 +107,7 @@ def compare(methods: list[Method], dataset: PairDataset, *, fid: FIDSetup | None
         result = evaluate(method.colorizer, dataset, fid=fid, batch_size=batch_size, limit=limit, progress=True)
         seconds = (time.perf_counter() - started) / max(1, result.metrics["n"])
         rows.append({"method": method.label, "source": method.source, **result.metrics, "seconds_per_image": seconds,
-                     "per_image": result.per_image})
+                     "evaluation": result})
         log.info("%s: ssim %.4f, %.3f s/image", method.label, result.metrics["ssim_mean"], seconds)
     return rows, comparison_figure(methods, dataset, epochs, grid_count, lines, device)
 
@@ -135,7 +135,7 @@ def paired_differences(rows: list[dict], candidate: str) -> list[PairedDifferenc
     """The method labelled `candidate` against every other method that ran, per image: a gap
     between two means over a few dozen pages can be noise, and pairing removes the part of
     the spread that comes from some pages being harder than others for every method."""
-    ran = {row["method"]: row["per_image"] for row in rows if "per_image" in row}
+    ran = {row["method"]: row["evaluation"].per_image for row in rows if "evaluation" in row}
     ours = ran[candidate]
     differences = []
     for other, theirs in ran.items():

@@ -6,6 +6,8 @@ The same function serves `sketchcolor evaluate`, the trainer's per-epoch validat
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
 import math
@@ -58,6 +60,7 @@ class Evaluation:
     metrics: dict[str, Any]
     grid: torch.Tensor
     per_image: dict[str, list[float]] = field(default_factory=dict)
+    names: list[str] = field(default_factory=list)  # the file of each per-image score, in order
 
 
 def is_better(metric: str, value: float | None, best: float | None) -> bool:
@@ -119,7 +122,7 @@ def evaluate(
     metrics = summarize(scores)
     metrics["fid"] = _fid(fid, real_stats_key, generated_features, real_features) if fid else None
     metrics["n"] = count
-    return Evaluation(metrics, _grid(grid_parts, grid_count), scores)
+    return Evaluation(metrics, _grid(grid_parts, grid_count), scores, dataset.names[:count])
 
 
 def colorize_as_user(colorizer, sketches: torch.Tensor) -> torch.Tensor:
@@ -161,13 +164,28 @@ def _grid(parts: list[tuple[torch.Tensor, ...]], count: int) -> torch.Tensor:
     return comparison_grid(columns)
 
 
-def write_report(evaluation: Evaluation, out_dir: Path, info: dict[str, Any]) -> Path:
-    """Write metrics.json (one flat object) and grid.png (sketch | real | generated)."""
+def write_report(evaluation: Evaluation, out_dir: Path, info: dict[str, Any], label: str) -> Path:
+    """Write metrics.json (one flat object), per_image.csv and grid.png (sketch | real | generated)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     flat = {**info, "version": __version__, **evaluation.metrics}
     atomic_write_text(out_dir / "metrics.json", json.dumps(flat, indent=2))
+    write_per_image({label: evaluation}, out_dir)
     to_pil(evaluation.grid).save(out_dir / "grid.png")
     return out_dir / "metrics.json"
+
+
+def write_per_image(evaluations: dict[str, Evaluation], out_dir: Path) -> Path:
+    """per_image.csv: one row per method and image, with every per-image score, so the pages
+    a method fails on can be found, and methods compared on them with any tool."""
+    metrics = [*PER_IMAGE, *LINE_METRICS]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["method", "image", *metrics])
+    for method, evaluation in evaluations.items():
+        for i, name in enumerate(evaluation.names):
+            writer.writerow([method, name, *(f"{evaluation.per_image[m][i]:.6g}" for m in metrics)])
+    atomic_write_text(out_dir / "per_image.csv", buffer.getvalue())
+    return out_dir / "per_image.csv"
 
 
 def format_table(metrics: dict[str, Any]) -> str:

@@ -38,6 +38,11 @@ class PairDataset(Dataset):
     def __len__(self) -> int:
         return len(self.indices)
 
+    @property
+    def names(self) -> list[str]:
+        """The file each pair came from, in index order."""
+        return [self.decoded.names[i] for i in self.indices]
+
     def fingerprint(self) -> str:
         """Identifies exactly these pairs at this size (for caches of statistics about them)."""
         digest = hashlib.sha256(f"{self.decoded.key}|{self.size}|{self.indices}".encode())
