@@ -7,10 +7,12 @@ import sys
 
 import numpy as np
 import pytest
+from scipy.stats import t as scipy_t
 from PIL import Image
 
 from sketchcolor.compare import paired_differences
 from sketchcolor.evaluate import Evaluation
+from sketchcolor.metrics import Estimate, mean_ci, pairs_to_resolve
 
 from sketchcolor.config import load_config
 from sketchcolor.train import Trainer
@@ -48,6 +50,8 @@ def test_kept_epochs_and_compare_table_and_grid(tmp_path, pair_root, tiny_config
     assert [(r["method"], r["against"], r["metric"]) for r in paired] == [
         ("run", "sketch", metric) for metric in ("ssim", "psnr", "ciede2000", "line_f1")]
     assert float(paired[0]["mean_difference"]) == pytest.approx(differences.mean(), abs=1e-5)
+    needed = pairs_to_resolve(mean_ci(differences.tolist()))
+    assert paired[0]["pairs_to_resolve"] == ("" if needed is None else str(needed))
     line_f1 = paired[-1]  # the sketch's own lines score 1, so the run can only tie or trail
     assert float(line_f1["mean_difference"]) <= 0 and line_f1["better_on"] == "0" and line_f1["n"] == "4"
     assert "| sketch | SSIM |" in (out / "paired.md").read_text()
@@ -97,6 +101,25 @@ def test_paired_differences_tell_a_real_gap_from_noise():
     # unpaired, the same SSIM gap is lost in the spread between pages
     assert abs(model["ssim"].mean() - pages.mean()) < np.std(pages) / np.sqrt(40)
     assert [d.verdict for d in paired_differences(rows, "floor")][:3] == ["behind", "not resolved", "behind"]
+    # the resolved gap needed fewer pages than it had; the noise-sized one would need more
+    assert verdicts["ssim"].pairs_to_resolve <= 40 < verdicts["psnr"].pairs_to_resolve
+
+
+def test_pairs_to_resolve_gives_the_power_it_promises():
+    # Cohen's tables for the one-sample t test at 95%, power 0.8: d = 0.8, 0.5, 0.2
+    assert [pairs_to_resolve(Estimate(10, d, 0, 0, 1.0)) for d in (0.8, 0.5, -0.2)] == [15, 34, 199]
+    # simulated: at the size it names, about 4 test sets in 5 resolve the gap; at half that size, far fewer
+    rng = np.random.default_rng(0)
+    n = pairs_to_resolve(Estimate(10, 0.3, 0, 0, 1.0))
+
+    def resolved_share(pairs: int) -> float:
+        draws = rng.normal(0.3, 1.0, (20000, pairs))
+        half = scipy_t.ppf(0.975, pairs - 1) * draws.std(axis=1, ddof=1) / np.sqrt(pairs)
+        return float(np.mean(np.abs(draws.mean(axis=1)) > half))
+
+    assert 0.78 < resolved_share(n) < 0.83 and resolved_share(n // 2) < 0.6
+    assert pairs_to_resolve(mean_ci([1.0, 1.0, 1.0])) == 2  # no spread: the gap shows at once
+    assert pairs_to_resolve(mean_ci([1.0, -1.0])) is None and pairs_to_resolve(mean_ci([4.0])) is None
 
 
 def test_list_config_values_are_checked():

@@ -33,7 +33,7 @@ from .evaluate import FIDSetup, colorize_as_user, evaluate
 from .grids import comparison_grid
 from .imageio import to_pil
 from .inference import Colorizer
-from .metrics import Estimate, mean_ci, missing_weights_message
+from .metrics import Estimate, mean_ci, missing_weights_message, pairs_to_resolve
 
 log = logging.getLogger("sketchcolor")
 # Table columns: (header, metric key, decimals).
@@ -130,6 +130,11 @@ class PairedDifference:
             low, high = -high, -low
         return "ahead" if low > 0 else "behind" if high < 0 else "not resolved"
 
+    @property
+    def pairs_to_resolve(self) -> int | None:
+        """Pairs a test set needs for a gap of this size and spread to be resolved 4 times in 5."""
+        return pairs_to_resolve(self.difference)
+
 
 def paired_differences(rows: list[dict], candidate: str) -> list[PairedDifference]:
     """The method labelled `candidate` against every other method that ran, per image: a gap
@@ -222,19 +227,21 @@ def write_paired(differences: list[PairedDifference], candidate: str, out_dir: P
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["method", "against", "metric", "mean_difference", "ci95_low", "ci95_high", "better_on", "n",
-                     "verdict"])
-    lines = [f"| {candidate} against | metric | mean difference | 95% interval | better on | verdict |",
-             "|---|---|---:|---:|---:|---|"]
+                     "verdict", "pairs_to_resolve"])
+    lines = [f"| {candidate} against | metric | mean difference | 95% interval | better on | verdict "
+             "| pairs to resolve |", "|---|---|---:|---:|---:|---|---:|"]
     for d in differences:
-        e = d.difference
+        e, needed = d.difference, d.pairs_to_resolve
         writer.writerow([candidate, d.other, d.metric, *(_csv_value(x) for x in (e.mean, e.low, e.high)),
-                         d.better_on, e.n, d.verdict])
+                         d.better_on, e.n, d.verdict, _csv_value(needed)])
         interval = "–" if math.isnan(e.low) else f"[{e.low:+.4f}, {e.high:+.4f}]"
         lines.append(f"| {d.other} | {labels[d.metric]} | {e.mean:+.4f} | {interval} | {d.better_on} / {e.n} "
-                     f"| {d.verdict} |")
+                     f"| {d.verdict} | {'–' if needed is None else needed} |")
     lines += ["", f"Per image, {candidate}'s score minus the other method's, on the same pairs: the mean with its "
               "95% Student's t interval. ahead / behind: the interval excludes 0 (for CIEDE2000, lower is "
-              "better); not resolved: these pairs cannot tell the two apart."]
+              "better); not resolved: these pairs cannot tell the two apart. Pairs to resolve: how many pairs "
+              "a test set needs for a gap of this mean and spread to come out ahead or behind 4 times in 5 "
+              "(the t test's power at 95%)."]
     atomic_write_text(out_dir / "paired.csv", buffer.getvalue())
     atomic_write_text(out_dir / "paired.md", "\n".join(lines) + "\n")
     return out_dir / "paired.md", out_dir / "paired.csv"

@@ -2,11 +2,12 @@
 
 FID is split the same way: `InceptionFeatures` turns images into features, and
 `feature_statistics` / `frechet_distance` are plain numpy on those features. `mean_ci`
-turns a set of per-image (or per-rating) scores into a mean with its confidence interval.
+turns a set of per-image (or per-rating) scores into a mean with its confidence interval, and
+`pairs_to_resolve` says how many pairs an unresolved difference would need.
 """
 
 from .color import ciede2000, colorfulness, delta_e_2000, rgb_to_lab
-from .confidence import Estimate, mean_ci
+from .confidence import Estimate, mean_ci, pairs_to_resolve
 from .fid import (
     FID_WEIGHTS_ENV,
     FID_WEIGHTS_NAME,
@@ -37,6 +38,7 @@ __all__ = [
     "mean_ci",
     "mean_abs_error",
     "missing_weights_message",
+    "pairs_to_resolve",
     "psnr",
     "rgb_to_lab",
     "ssim",

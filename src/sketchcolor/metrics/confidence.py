@@ -1,5 +1,6 @@
 """Means with confidence intervals: the user study's ratings (Table 3) and the per-image
-differences `compare` reports between two methods scored on the same pairs."""
+differences `compare` reports between two methods scored on the same pairs; and how many
+pairs a difference needs before such an interval can settle it."""
 
 from __future__ import annotations
 
@@ -16,16 +17,45 @@ class Estimate:
     mean: float
     low: float  # the confidence interval; nan when n < 2
     high: float
+    sd: float  # the scores' sample standard deviation; nan when n < 2
 
 
 def mean_ci(scores: Sequence[float], confidence: float = 0.95) -> Estimate:
     """The mean with Student's t confidence interval (nan where undefined)."""
     n = len(scores)
     if n == 0:
-        return Estimate(0, math.nan, math.nan, math.nan)
+        return Estimate(0, math.nan, math.nan, math.nan, math.nan)
     mean = sum(scores) / n
     if n < 2:
-        return Estimate(n, mean, math.nan, math.nan)
+        return Estimate(n, mean, math.nan, math.nan, math.nan)
     sd = math.sqrt(sum((s - mean) ** 2 for s in scores) / (n - 1))
     half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * sd / math.sqrt(n)
-    return Estimate(n, mean, mean - half, mean + half)
+    return Estimate(n, mean, mean - half, mean + half, sd)
+
+
+def pairs_to_resolve(estimate: Estimate, confidence: float = 0.95, power: float = 0.8) -> int | None:
+    """How many pairs a paired comparison needs for a true mean difference of `estimate.mean`,
+    spread as `estimate.sd`, to get a t interval that excludes 0 with probability `power`
+    (the exact power of the two-sided one-sample t test, from the noncentral t): the size of
+    test set that a "not resolved" verdict would take to settle. None when the mean is 0 or
+    the spread unknown."""
+    if estimate.n < 2 or estimate.mean == 0 or math.isnan(estimate.sd):
+        return None
+    if estimate.sd == 0:
+        return 2  # every pair differs by the same amount: two pairs show it
+    effect = abs(estimate.mean) / estimate.sd
+    normal = (stats.norm.ppf(0.5 + confidence / 2) + stats.norm.ppf(power)) / effect
+    n = max(2, math.ceil(normal**2))  # the large-sample answer; the t test needs it or a little more
+    while _t_test_power(n - 1, effect, confidence) >= power and n > 2:
+        n -= 1
+    while _t_test_power(n, effect, confidence) < power:
+        n += 1
+    return n
+
+
+def _t_test_power(n: int, effect: float, confidence: float) -> float:
+    """The chance that n pairs with this standardized mean difference give an interval excluding 0."""
+    df = n - 1
+    critical = stats.t.ppf(0.5 + confidence / 2, df)
+    shift = effect * math.sqrt(n)
+    return float(stats.nct.sf(critical, df, shift) + stats.nct.cdf(-critical, df, shift))
