@@ -108,6 +108,8 @@ def test_paired_differences_tell_a_real_gap_from_noise():
 def test_pairs_to_resolve_gives_the_power_it_promises():
     # Cohen's tables for the one-sample t test at 95%, power 0.8: d = 0.8, 0.5, 0.2
     assert [pairs_to_resolve(Estimate(10, d, 0, 0, 1.0)) for d in (0.8, 0.5, -0.2)] == [15, 34, 199]
+    assert pairs_to_resolve(Estimate(10, 5.0, 0, 0, 1.0)) == 3  # a gap 5 spreads wide: 2 pairs are not enough
+    assert pairs_to_resolve(Estimate(10, 0.001, 0, 0, 1.0)) == 7848880  # ((1.96 + 0.84) / 0.001)^2, at once
     # simulated: at the size it names, about 4 test sets in 5 resolve the gap; at half that size, far fewer
     rng = np.random.default_rng(0)
     n = pairs_to_resolve(Estimate(10, 0.3, 0, 0, 1.0))

@@ -36,7 +36,7 @@ def mean_ci(scores: Sequence[float], confidence: float = 0.95) -> Estimate:
 def pairs_to_resolve(estimate: Estimate, confidence: float = 0.95, power: float = 0.8) -> int | None:
     """How many pairs a paired comparison needs for a true mean difference of `estimate.mean`,
     spread as `estimate.sd`, to get a t interval that excludes 0 with probability `power`
-    (the exact power of the two-sided one-sample t test, from the noncentral t): the size of
+    (the power of the two-sided one-sample t test, from the noncentral t): the size of
     test set that a "not resolved" verdict would take to settle. None when the mean is 0 or
     the spread unknown."""
     if estimate.n < 2 or estimate.mean == 0 or math.isnan(estimate.sd):
@@ -45,17 +45,18 @@ def pairs_to_resolve(estimate: Estimate, confidence: float = 0.95, power: float 
         return 2  # every pair differs by the same amount: two pairs show it
     effect = abs(estimate.mean) / estimate.sd
     normal = (stats.norm.ppf(0.5 + confidence / 2) + stats.norm.ppf(power)) / effect
-    n = max(2, math.ceil(normal**2))  # the large-sample answer; the t test needs it or a little more
-    while _t_test_power(n - 1, effect, confidence) >= power and n > 2:
-        n -= 1
-    while _t_test_power(n, effect, confidence) < power:
-        n += 1
-    return n
+    large_sample = max(2, math.ceil(normal**2))
+    if large_sample > 10_000:
+        return large_sample  # the t test's answer is within a few pairs of this one
+    low, high = 1, 2 * large_sample + 10  # the t test resolves the gap at `high`, never at one pair
+    while high - low > 1:  # power grows with the pairs: the fewest that reach it, by bisection
+        middle = (low + high) // 2
+        low, high = (low, middle) if _t_test_power(middle, effect, confidence) >= power else (middle, high)
+    return high
 
 
 def _t_test_power(n: int, effect: float, confidence: float) -> float:
-    """The chance that n pairs with this standardized mean difference give an interval excluding 0."""
-    df = n - 1
-    critical = stats.t.ppf(0.5 + confidence / 2, df)
-    shift = effect * math.sqrt(n)
-    return float(stats.nct.sf(critical, df, shift) + stats.nct.cdf(-critical, df, shift))
+    """The chance that n pairs with this standardized mean difference give an interval that
+    excludes 0 on the side of the true difference (a verdict the wrong way round settles nothing)."""
+    critical = stats.t.ppf(0.5 + confidence / 2, n - 1)
+    return float(stats.nct.sf(critical, n - 1, effect * math.sqrt(n)))
