@@ -103,7 +103,7 @@ class TrainConfig:
     save_every_steps: int = 500  # also checkpoint mid-epoch every N steps (0: only per epoch)
     log_every_steps: int = 10  # TensorBoard scalar interval
     amp: bool = True  # mixed precision on CUDA (bf16, else fp16 with a grad scaler)
-    amp_on_cpu: bool = False  # bf16 autocast on the CPU too: ~1.8x faster on native-bf16 CPUs, not bit-exact
+    amp_on_cpu: bool = False  # bf16 autocast on the CPU too: faster, not bit-exact (measured: benchmarks/README.md)
     sync_batchnorm: bool = False  # under torchrun: batch-norm statistics over the global batch
     keep_epochs: list[int] = field(default_factory=list)  # also keep the generator after these epochs
     # (0: before training) in epochs/epoch_NNNN/, for `compare --epochs` grids over training
@@ -173,6 +173,11 @@ class Config:
         Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
 
 
+def preset_names() -> list[str]:
+    """Names of the bundled presets (`configs/*.yaml`), as `load_config` accepts them."""
+    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+
+
 def load_config(name_or_path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
     """Load a preset by name (`paper`, `tiny`...) or a YAML file, then apply overrides."""
     if name_or_path is None:
@@ -182,8 +187,7 @@ def load_config(name_or_path: str | Path | None = None, overrides: list[str] | N
         if not path.exists() and (PRESET_DIR / f"{name_or_path}.yaml").exists():
             path = PRESET_DIR / f"{name_or_path}.yaml"
         if not path.is_file():
-            presets = ", ".join(sorted(p.stem for p in PRESET_DIR.glob("*.yaml")))
-            raise SketchcolorError(f"config {name_or_path} not found (presets: {presets})")
+            raise SketchcolorError(f"config {name_or_path} not found (presets: {', '.join(preset_names())})")
         try:
             raw = yaml.safe_load(path.read_text()) or {}
         except yaml.YAMLError as err:

@@ -1,0 +1,170 @@
+"""Write the results tables of benchmarks/README.md from benchmarks/results/*.json.
+
+    python benchmarks/tables.py           # rewrite the tables in place
+    python benchmarks/tables.py --check   # exit 1 when the README's tables differ from the JSON
+
+Each table sits between `<!-- tables:begin NAME -->` and `<!-- tables:end NAME -->` in the
+README; the prose around the markers is hand-written and quotes no figure, so that a new
+results file cannot leave a stale number behind (`tests/test_benchmark_docs.py` runs --check).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from sketchcolor.atomic import atomic_write_text
+
+HERE = Path(__file__).parent
+PRESETS = ("pix2pix", "paper")  # the CPU table's columns: what benchmarks/run.sh measures
+SIZE = 256
+# The issue's figures for the reference pix2pix code on this CPU, and the targets set against them.
+REFERENCE_EAGER_MS = 120.0  # eager fp32, batch 1
+REFERENCE_BEST_MS = 38.0  # its own torch.compile + freezing + bf16
+REFERENCE_TRAIN = 1.7  # training images/s at batch 4
+INFER_TARGET = 4.0  # pix2pix batch 1: this many times faster than REFERENCE_EAGER_MS
+PAPER_TARGET = 1.5  # the paper preset's fastest latency: at most this many times pix2pix's
+TRAIN_TARGET = 2.0  # pix2pix training (its faster mode): this many times REFERENCE_TRAIN
+VARIANTS = {  # `details[].name` -> row label, in table order
+    "torch-eager-fp32": "eager fp32",
+    "torch-eager-bf16": "eager bf16 (CPU autocast)",
+    "onnxruntime-fp32": "ONNX Runtime fp32",
+    "torch-compile-fp32": "torch.compile fp32",
+    "torch-compile-bf16": "torch.compile bf16",
+    "torch-compile-frozen-fp32": "torch.compile + freezing, fp32",
+    "torch-compile-frozen-bf16": "torch.compile + freezing, bf16",
+}
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    def line(cells: list[str]) -> str:
+        return "|" + "|".join(f" {cell} " if cell else " " for cell in cells) + "|\n"
+
+    return line(header) + "|" + "---|" * len(header) + "\n" + "".join(map(line, rows))
+
+
+def sci(value: float) -> str:
+    """A max-abs-diff as the README writes it: 0, or 5.3e-3."""
+    return "0" if value == 0 else f"{value:.1e}".replace("e-0", "e-")
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "**not met**"
+
+
+def variant(result: dict[str, Any], name: str) -> dict[str, Any] | None:
+    return next((d for d in result["details"] if d["name"] == name and d.get("ok")), None)
+
+
+def latency_table(runs: dict[str, dict[str, Any]]) -> str:
+    """Batch-1 latency of every variant; bold: `infer_backend`, the fastest within 1e-2 of fp32."""
+    rows = []
+    for name, label in VARIANTS.items():
+        cells, diffs = [], []
+        for result in runs.values():
+            record = variant(result, name)
+            cell = "failed" if record is None else f"{record['latency_ms_bs1']:.1f} ms"
+            cells.append(f"**{cell}**" if name == result["infer_backend"] else cell)
+            diffs.append("-" if record is None else sci(record["max_abs_diff"]))
+        rows.append([label, *cells, " / ".join(diffs)])
+    header = [f"batch 1, {SIZE} px", *runs, f"max \\|diff\\| from eager fp32 ({' / '.join(runs)})"]
+    return table(header, rows)
+
+
+def summary_table(runs: dict[str, dict[str, Any]]) -> str:
+    """Per preset figures beside the reference's, with each target and whether it is met."""
+    pix, paper = runs["pix2pix"], runs["paper"]
+    fastest = {preset: variant(r, r["infer_backend"]) for preset, r in runs.items()}
+    train = {p: (r["train_images_per_s_bs4_fp32"], r.get("train_images_per_s_bs4_bf16")) for p, r in runs.items()}
+    paper_ratio = paper["infer_ms_bs1"] / pix["infer_ms_bs1"]
+    pix_best_train = max(v for v in train["pix2pix"] if v)
+
+    def row(label: str, cell: Callable[[str], str], reference: str = "", target: str = "") -> list[str]:
+        return [label, *(cell(p) for p in runs), reference, target]
+
+    rows = [
+        row(f"generator GFLOP (batch 1, {SIZE} px)", lambda p: f"{runs[p]['g_gflop']:.2f}"),
+        row("same-run matmul peak fp32 / bf16 (GFLOP/s)",
+            lambda p: f"{runs[p]['matmul_gflops_fp32']:.0f} / {runs[p]['matmul_gflops_bf16']:.0f}"),
+        row("eager fp32, batch 1", lambda p: f"{variant(runs[p], 'torch-eager-fp32')['latency_ms_bs1']:.1f} ms",
+            f"{REFERENCE_EAGER_MS:.0f} ms"),
+        row("fastest (bold above), batch 1", lambda p: f"{runs[p]['infer_ms_bs1']:.1f} ms", f"{REFERENCE_BEST_MS:.0f} ms",
+            f"pix2pix ≤ {REFERENCE_EAGER_MS / INFER_TARGET:.1f} ms ({INFER_TARGET:g}x the reference's eager): "
+            + verdict(pix["infer_ms_bs1"] * INFER_TARGET <= REFERENCE_EAGER_MS)),
+        row("the same, x faster than the reference's eager", lambda p: f"{REFERENCE_EAGER_MS / runs[p]['infer_ms_bs1']:.2f}x"),
+        row("the same, relative to pix2pix's", lambda p: f"{runs[p]['infer_ms_bs1'] / pix['infer_ms_bs1']:.2f}x", "",
+            f"paper ≤ {PAPER_TARGET:g}x: {verdict(paper_ratio <= PAPER_TARGET)}"),
+        row("the same, GFLOP/s and fraction of the same-precision peak",
+            lambda p: f"{fastest[p]['gflops_bs1']:.0f}, {fastest[p]['fraction_of_peak_bs1']:.0%}"),
+        row("batch-8 throughput, fastest", lambda p: f"{fastest[p]['images_per_s_bs8']:.1f} img/s"),
+        row("training, batch 4, fp32 (the default)", lambda p: f"{train[p][0]:.2f} img/s", f"{REFERENCE_TRAIN:g} img/s"),
+        row("training, batch 4, bf16 autocast + channels_last (`train.amp_on_cpu`)",
+            lambda p: "-" if train[p][1] is None else f"{train[p][1]:.2f} img/s", "",
+            f"pix2pix ≥ {REFERENCE_TRAIN * TRAIN_TARGET:.2f} img/s ({TRAIN_TARGET:g}x the reference): "
+            + verdict(pix_best_train >= REFERENCE_TRAIN * TRAIN_TARGET)),
+        row("training, bf16 / fp32", lambda p: "-" if train[p][1] is None else f"{train[p][1] / train[p][0]:.2f}x"),
+        row("loader (x training fp32)",
+            lambda p: f"{runs[p]['loader_images_per_s']:.0f} img/s ({runs[p]['loader_images_per_s'] / train[p][0]:.0f}x)"),
+        row("machine", lambda p: f"{runs[p]['machine']['cpu']}, {runs[p]['machine']['threads']} threads, "
+            f"torch {runs[p]['machine']['torch']}"),
+    ]
+    return table(["", *runs, "reference pix2pix", "target"], rows)
+
+
+def cpu_tables(results: Path) -> str:
+    runs = {p: json.loads((results / f"cpu-{p}-{SIZE}.json").read_text()) for p in PRESETS}
+    return latency_table(runs) + "\n" + summary_table(runs)
+
+
+def large_page_table(results: Path) -> str:
+    rows = []
+    for path in sorted(results.glob("large-page-*.json")):
+        page = json.loads(path.read_text())
+        for run in page["runs"]:
+            size = run.get("output_size")
+            rows.append([f"{page['width']}x{page['height']}", f"`{run['detail']}`",
+                         "failed" if run["returncode"] else f"{run['wall_s']:.2f} s", f"{run['peak_rss_mb']:.0f} MB",
+                         "-" if size is None else f"{size[0]}x{size[1]}",
+                         {True: "yes", False: "**no**"}.get(run.get("lines_kept"), "-")])
+    return table(["page", "`--detail`", "wall time", "peak RSS", "output", "lines kept"], rows)
+
+
+BLOCKS: dict[str, Callable[[Path], str]] = {"cpu": cpu_tables, "large-page": large_page_table}
+
+
+def render(readme: str, results: Path) -> str:
+    """`readme` with every marked block replaced by the table generated from `results`."""
+    for name, make in BLOCKS.items():
+        begin, end = f"<!-- tables:begin {name} -->", f"<!-- tables:end {name} -->"
+        head, found_begin, rest = readme.partition(begin)
+        _, found_end, tail = rest.partition(end)
+        if not (found_begin and found_end):
+            raise SystemExit(f"error: no {begin} ... {end} markers in the README")
+        readme = f"{head}{begin}\n{make(results)}{end}{tail}"
+    return readme
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="Only compare; exit 1 when the tables are stale.")
+    parser.add_argument("--readme", type=Path, default=HERE / "README.md")
+    parser.add_argument("--results", type=Path, default=HERE / "results")
+    args = parser.parse_args(argv)
+    text = args.readme.read_text()
+    fresh = render(text, args.results)
+    if args.check:
+        if fresh != text:
+            print(f"error: the tables in {args.readme} differ from {args.results}/*.json; "
+                  f"run python benchmarks/tables.py to regenerate them", file=sys.stderr)
+            return 1
+    elif fresh != text:
+        atomic_write_text(args.readme, fresh)
+        print(f"wrote {args.readme}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
