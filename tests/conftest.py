@@ -1,15 +1,21 @@
-"""Shared fixtures: small synthetic pair datasets drawn by our own code, and the tiny config."""
+"""Shared fixtures: small synthetic pair datasets drawn by our own code, the tiny config, a
+saved tiny model, and the command line run as a user runs it."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image, ImageDraw
 
+from sketchcolor.checkpoint import save_model
 from sketchcolor.config import load_config
 from sketchcolor.imageio import join_pair
+from sketchcolor.models import build_generator
 
 PALETTE = [(230, 60, 50), (40, 140, 220), (250, 200, 40), (60, 180, 90), (170, 80, 200)]
 
@@ -52,3 +58,16 @@ def pair_root(tmp_path: Path) -> Path:
 @pytest.fixture
 def tiny_config(tmp_path: Path):
     return load_config("tiny", [f"data.cache_dir={tmp_path / 'cache'}"])
+
+
+@pytest.fixture
+def model_dir(tmp_path: Path, tiny_config) -> Path:
+    """A saved, untrained tiny-preset model directory (seeded, so the same every run)."""
+    torch.manual_seed(0)
+    return save_model(tmp_path / "model", build_generator(tiny_config.generator), tiny_config)
+
+
+def run_cli(*args, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`python -m sketchcolor ARGS` in a fresh process (arguments str()-ed), output captured."""
+    return subprocess.run([sys.executable, "-m", "sketchcolor", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, env=env)

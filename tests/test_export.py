@@ -1,22 +1,19 @@
 """ONNX export checked against PyTorch, and the onnx / bf16 paths of Colorizer (tiny model, CPU)."""
 
 import logging
-import os
-import subprocess
-import sys
 
 import numpy as np
 import onnx
 import pytest
 import torch
+from conftest import run_cli
 from PIL import Image, ImageDraw
 
 from sketchcolor import Colorizer, runtime
 from sketchcolor import export as onnx_export
-from sketchcolor.checkpoint import load_model, save_model
+from sketchcolor.checkpoint import load_model
 from sketchcolor.errors import SketchcolorError
 from sketchcolor.export import OnnxGenerator, export_onnx
-from sketchcolor.models import build_generator
 
 
 @pytest.fixture(autouse=True)
@@ -24,12 +21,6 @@ def cache_home(tmp_path, monkeypatch):
     """Keep the ONNX cache out of the real ~/.cache."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     return tmp_path / "xdg" / "sketchcolor" / "onnx"
-
-
-@pytest.fixture
-def model_dir(tmp_path, tiny_config):
-    torch.manual_seed(0)
-    return save_model(tmp_path / "model", build_generator(tiny_config.generator), tiny_config)
 
 
 def page() -> Image.Image:
@@ -79,7 +70,7 @@ def test_bf16_is_close_to_fp32_or_falls_back_with_a_note(model_dir, caplog):
     with caplog.at_level(logging.WARNING, logger="sketchcolor"):
         bf16 = Colorizer.from_pretrained(model_dir, device="cpu", precision="bf16")
     if bf16.precision == "bf16":
-        assert (bf16.colorize_tensors(sketches) - fp32.colorize_tensors(sketches)).abs().max() < 1e-2
+        assert (bf16.paint(sketches) - fp32.paint(sketches)).abs().max() < 1e-2
     else:
         assert "precision bf16" in caplog.text
 
@@ -110,10 +101,6 @@ def test_bad_backend_precision_or_file_is_a_clear_error(model_dir, tmp_path):
 
 
 def test_cli_exports_and_colorizes_with_the_file(model_dir, tmp_path):
-    def run_cli(*args):
-        return subprocess.run([sys.executable, "-m", "sketchcolor", *map(str, args)], capture_output=True,
-                              text=True, env=os.environ)
-
     exported = run_cli("export", "onnx", "--model", model_dir, "--out", tmp_path / "x.onnx")
     assert exported.returncode == 0, exported.stderr
     assert "max abs difference from PyTorch" in exported.stdout

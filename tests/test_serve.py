@@ -7,21 +7,12 @@ import zlib
 
 import numpy as np
 import pytest
-import torch
 from fastapi.testclient import TestClient
 from PIL import Image, ImageDraw
 
-from sketchcolor.checkpoint import save_model
 from sketchcolor.imageio import ImageReadError, ImageTooLargeError, decode_image
-from sketchcolor.models import build_generator
 from sketchcolor.serve import Settings, create_app
 from sketchcolor.serve.pool import QueueFull, WorkerPool
-
-
-@pytest.fixture
-def model_dir(tmp_path, tiny_config):
-    torch.manual_seed(0)
-    return save_model(tmp_path / "model", build_generator(tiny_config.generator), tiny_config)
 
 
 def png_bytes(image: Image.Image) -> bytes:

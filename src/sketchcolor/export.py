@@ -29,8 +29,8 @@ from torch import nn
 from .atomic import atomic_path
 from .checkpoint import CONFIG_FILE, WEIGHTS_FILE, load_model
 from .config import Config
-from .data.cache import default_cache_dir
 from .errors import SketchcolorError
+from .paths import default_cache_dir
 
 log = logging.getLogger("sketchcolor")
 OPSET = 18  # run by every onnxruntime since 1.14

@@ -23,6 +23,11 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 # Refuse images above this many pixels before decoding them (PIL's bomb check reads
 # only the header). 100 MP covers a 10000x10000 page.
 MAX_PIXELS = 100_000_000
+# Ink is whatever is darker than mid-gray: the one line between a sketch's lines and its paper
+# (composing, the line metrics, dataset filters), in each scale pixels are held in.
+INK_LEVEL = 0.5  # in [0, 1]
+INK_THRESHOLD = 2 * INK_LEVEL - 1  # in [-1, 1], the tensor scale: 0.0
+INK_GRAY = 255 * INK_LEVEL  # in 8-bit gray: 127.5, so 127 is ink and 128 paper
 
 
 class ImageReadError(SketchcolorError):

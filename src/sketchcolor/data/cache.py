@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,10 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import atomic_path, atomic_write_text
+from ..paths import default_cache_dir
 from .sources import PairSource, try_decode
 
 log = logging.getLogger("sketchcolor")
-CACHE_VERSION = 2
+CACHE_VERSION = 3  # 3: pairs letterboxed (page.fit_pair), no longer stretched
 MAX_NAMED = 20  # skipped files named in the warning line; the cache index lists them all
 
 
@@ -34,11 +34,6 @@ class DecodedPairs:
     names: list[str]
     skipped: dict[str, str]  # file name -> reason
     key: str = ""  # hash of what was decoded (files, size, side): names this data in other caches
-
-
-def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "sketchcolor"
 
 
 def cache_key(sources: list[PairSource], size: int, sketch_side: str) -> str:

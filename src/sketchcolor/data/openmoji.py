@@ -24,7 +24,7 @@ import skia
 from PIL import Image
 
 from ..errors import SketchcolorError
-from ..imageio import join_pair
+from ..imageio import INK_GRAY, join_pair
 
 SPLITS = ("train", "val", "test")
 # Percent of outline groups in train and train+val; the rest is test (about 80/10/10).
@@ -34,8 +34,6 @@ SKIP_REASONS = ("flag", "component", "colorless", "misaligned", "empty", "unread
 # fills that no outline bounds, never shown alone.
 COMPONENT_GROUP = "component"
 
-# Gray level (0-255) below which a sketch pixel counts as outline ink.
-INK_LEVEL = 128
 # A color pixel whose darkest channel is at or above this is paper, not paint.
 PAPER_LEVEL = 240
 # Below this fraction of ink (or paint) pixels a render is empty: about 8 pixels at 64 px.
@@ -239,7 +237,7 @@ def render_svg(svg: bytes | None, size: int) -> np.ndarray | None:
 
 def defect(emoji: Emoji, color: np.ndarray, sketch: np.ndarray) -> str | None:
     """Why this pair is not worth training on (a SKIP_REASONS entry), or None if it is."""
-    ink = sketch < INK_LEVEL
+    ink = sketch < INK_GRAY
     paint = _channel_min(color) < PAPER_LEVEL
     if ink.mean() < MIN_INK_FRACTION or paint.mean() < MIN_INK_FRACTION:
         return "empty"

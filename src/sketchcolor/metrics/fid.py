@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Callable
 
@@ -103,11 +102,7 @@ def _read_statistics(path: Path) -> Statistics | None:
 
 
 FID_WEIGHTS = LocalWeights(FID_WEIGHTS_NAME, FID_WEIGHTS_URL, FID_WEIGHTS_ENV, "--fid-weights",
-                           "FID weights", "FID needs")
-
-
-def hub_weights_path() -> Path:
-    return FID_WEIGHTS.hub_path()
+                           "FID weights", "FID needs", "the FID Inception v3")
 
 
 def find_fid_weights(explicit: str | Path | None = None) -> Path | None:
@@ -140,7 +135,7 @@ class InceptionFeatures(nn.Module):
     def __init__(self, weights: str | Path) -> None:
         super().__init__()
         self.net = build_fid_inception()
-        _load_weights(self.net, Path(weights))
+        FID_WEIGHTS.load_into(self.net, weights)
         self.net.requires_grad_(False)
         self.eval()
 
@@ -168,27 +163,3 @@ class InceptionFeatures(nn.Module):
         for name in FEATURE_LAYERS:
             x = getattr(self.net, name)(x)
         return x.flatten(1)
-
-
-def _load_weights(net: nn.Module, path: Path) -> None:
-    """Load a local state dict into `net`, turning every misfit into one SketchcolorError line."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)  # weights_only: never run pickled code
-    except Exception as err:  # torch.load raises many types (pickle, zip, OS) for a bad file
-        raise SketchcolorError(f"{path}: not a readable PyTorch state dict ({type(err).__name__})") from None
-    if not isinstance(state, Mapping):
-        raise SketchcolorError(f"{path}: holds a {type(state).__name__}, not a state dict")
-    try:
-        net.load_state_dict(state)
-    except RuntimeError:
-        message = f"{path} does not fit the FID Inception v3 ({_misfit(net, state)}); use {FID_WEIGHTS_NAME}"
-        raise SketchcolorError(message) from None
-
-
-def _misfit(net: nn.Module, state: Mapping) -> str:
-    """A short account of how `state` differs from `net`'s own state dict."""
-    own = net.state_dict()
-    missing, unexpected = sorted(own.keys() - state.keys()), sorted(state.keys() - own.keys())
-    shapes = sorted(k for k in own.keys() & state.keys() if getattr(state[k], "shape", None) != own[k].shape)
-    example = (missing or unexpected or shapes or ["?"])[0]
-    return f"{len(missing)} missing, {len(unexpected)} unexpected, {len(shapes)} mis-shaped keys, e.g. {example}"

@@ -13,9 +13,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..imageio import INK_LEVEL
 from .ssim import luma
 
-INK_LEVEL = 0.5  # in [0, 1]
 TOLERANCE = 1  # pixels
 
 
