@@ -51,11 +51,11 @@ def test_cyclegan_trains_resumes_exactly_and_colorizes(tmp_path, pair_root):
     resumed = make_trainer(config, tmp_path / "resumed", pair_root)
     assert resumed.resume() and resumed.step == 5
     resumed.fit()
-    for name, tensor in straight.color_to_sketch.state_dict().items():
-        assert torch.equal(tensor, resumed.color_to_sketch.state_dict()[name]), name
-    for name, tensor in straight.generator.state_dict().items():
-        assert torch.equal(tensor, resumed.generator.state_dict()[name]), name
-    assert straight.g_opt.param_groups[0]["lr"] == config.train.lr / 2  # last epoch of a 1-epoch decay
+    for name, tensor in straight.state.color_to_sketch.state_dict().items():
+        assert torch.equal(tensor, resumed.state.color_to_sketch.state_dict()[name]), name
+    for name, tensor in straight.state.generator.state_dict().items():
+        assert torch.equal(tensor, resumed.state.generator.state_dict()[name]), name
+    assert straight.state.g_opt.param_groups[0]["lr"] == config.train.lr / 2  # last epoch of a 1-epoch decay
     records = [json.loads(line) for line in (tmp_path / "straight" / "log.jsonl").read_text().splitlines()]
     assert any("g/cycle" in r and "g/identity" in r and "d/sketch" in r for r in records)
     colorizer = Colorizer.from_pretrained(tmp_path / "straight", device="cpu")

@@ -43,7 +43,7 @@ def test_a_flat_generator_is_judged_by_its_layer_under_the_sketch(pair_root, tin
     trainer = Trainer(config, pair_root / "run", pair_root)
     batch = next(iter(trainer.loader()[0]))
     with torch.no_grad():  # batch norm in training mode: the same batch gives the same output
-        painted = trainer.generator(batch["sketch"])
+        painted = trainer.state.generator(batch["sketch"])
     logged = trainer.train_step(batch)
     page = multiply(painted, batch["sketch"])
     assert logged["g/l1"] == pytest.approx(losses.l1(page, batch["color"]).item(), rel=1e-5)
@@ -63,7 +63,7 @@ def test_resume_gives_the_same_steps_as_an_uninterrupted_run(pair_root, tiny_con
     straight.fit()
     interrupted = Trainer(config.with_overrides(["train.max_steps=6"]), pair_root / "resumed", pair_root)
     interrupted.fit()
-    assert interrupted.step == 6 and interrupted.epoch == 1 and interrupted.epoch_step == 2
+    assert interrupted.step == 6 and interrupted.epoch == 1 and interrupted.state.epoch_step == 2
     with (pair_root / "resumed" / "log.jsonl").open("a") as log:  # as if killed after an unsaved step 7
         log.write(json.dumps({"step": 7, "g/l1": 99.0}) + "\n")
     resumed = Trainer(config, pair_root / "resumed", pair_root)
@@ -74,9 +74,9 @@ def test_resume_gives_the_same_steps_as_an_uninterrupted_run(pair_root, tiny_con
     logged = [r["step"] for r in records if "g/l1" in r]
     assert logged == list(range(1, 9))  # each training step once, in order
     assert all(r.get("g/l1") != 99.0 for r in records)  # the lost step's record was dropped
-    assert torch.allclose(_weights(resumed.generator), _weights(straight.generator), atol=1e-6)
-    assert torch.allclose(_weights(resumed.discriminator), _weights(straight.discriminator), atol=1e-6)
-    assert torch.allclose(_weights(resumed.shipped_generator), _weights(straight.shipped_generator), atol=1e-6)
+    assert torch.allclose(_weights(resumed.state.generator), _weights(straight.state.generator), atol=1e-6)
+    assert torch.allclose(_weights(resumed.state.discriminator), _weights(straight.state.discriminator), atol=1e-6)
+    assert torch.allclose(_weights(resumed.state.shipped_generator), _weights(straight.state.shipped_generator), atol=1e-6)
 
 
 def test_the_averaged_generator_is_the_one_saved(pair_root, tiny_config):
@@ -84,15 +84,15 @@ def test_the_averaged_generator_is_the_one_saved(pair_root, tiny_config):
     trainer = Trainer(config, pair_root / "run", pair_root)
     batch = next(iter(trainer.loader()[0]))
     trainer.train_step(batch)
-    first = _weights(trainer.generator)
+    first = _weights(trainer.state.generator)
     trainer.train_step(batch)
-    second = _weights(trainer.generator)
+    second = _weights(trainer.state.generator)
     # The first update copies the weights, each later one moves halfway (decay 0.5) to the new ones.
-    assert torch.allclose(_weights(trainer.shipped_generator), (first + second) / 2, atol=1e-6)
+    assert torch.allclose(_weights(trainer.state.shipped_generator), (first + second) / 2, atol=1e-6)
     assert not torch.allclose(first, second)
     trainer.save()
     saved, _, _ = load_model(pair_root / "run" / "latest")
-    assert torch.allclose(_weights(saved), _weights(trainer.shipped_generator))
+    assert torch.allclose(_weights(saved), _weights(trainer.state.shipped_generator))
 
 
 def test_a_run_writes_grids_logs_and_checkpoints(pair_root, tiny_config):
@@ -122,7 +122,7 @@ def test_sigterm_saves_a_resumable_state(pair_root, tiny_config):
     trainer.fit()
     assert trainer.step == 3
     again = Trainer(tiny_config.with_overrides(["train.epochs=50"]), pair_root / "run", pair_root)
-    assert again.resume() and again.step == 3 and again.epoch_step == 3
+    assert again.resume() and again.step == 3 and again.state.epoch_step == 3
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
 
 
@@ -165,8 +165,8 @@ def test_init_from_fine_tunes_a_saved_generator_and_refuses_another_shape(pair_r
     # A different seed would give other initial weights: equal weights mean they were loaded.
     config = tiny_config.with_overrides([f"train.init_from={pair_root / 'source'}", "train.seed=1"])
     tuned = Trainer(config, pair_root / "tuned", pair_root)
-    assert torch.equal(_weights(tuned.generator), _weights(source.generator))
-    assert not torch.equal(_weights(tuned.discriminator), _weights(source.discriminator))
+    assert torch.equal(_weights(tuned.state.generator), _weights(source.state.generator))
+    assert not torch.equal(_weights(tuned.state.discriminator), _weights(source.state.discriminator))
     wider = config.with_overrides([f"generator.ngf={tiny_config.generator.ngf * 2}"])
     with pytest.raises(SketchcolorError, match="init_from"):
         Trainer(wider, pair_root / "wider", pair_root)

@@ -1,4 +1,4 @@
-"""Model directories and training states: safetensors + JSON, written atomically.
+"""Model directories and training states: safetensors + JSON, each folder written atomically.
 
 A model directory (`config.json` + `generator.safetensors`) describes itself: loading it
 rebuilds the generator with no other flag. A training state adds everything needed to
@@ -19,21 +19,18 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from .atomic import atomic_path, atomic_write_text
+from .atomic import atomic_directory, recover_directory
 from .config import Config
 from .errors import SketchcolorError
 from .models import build_generator
 
-MODEL_FORMAT = "sketchcolor-generator/1"
+MODEL_FORMAT = "sketchcolor-generator/1"  # config.json's "format": bump when the layout changes
+STATE_FORMAT = "sketchcolor-train-state/1"  # state.json's "format", likewise
 WEIGHTS_FILE = "generator.safetensors"
 CONFIG_FILE = "config.json"
+STATE_TENSORS, STATE_JSON = "state.safetensors", "state.json"
 DEFAULT_MODEL = Path(__file__).parent / "weights" / "default"  # the bundled model, installed with the package
 RUN_GENERATORS = ("best", "latest")  # a run folder's model directories, in the order one is loaded
-
-
-def atomic_save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
-    with atomic_path(path) as tmp:
-        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp))
 
 
 def save_model(directory: str | Path, generator: nn.Module, config: Config, *, half: bool = False, **info: Any) -> Path:
@@ -41,34 +38,64 @@ def save_model(directory: str | Path, generator: nn.Module, config: Config, *, h
 
     `half` stores floating-point weights as float16 (half the size; loading converts back).
     """
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     generator = getattr(generator, "module", generator)  # unwrap DDP / compiled wrappers
     state = generator.state_dict()
     if half:
         state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
-    atomic_save_tensors(directory / WEIGHTS_FILE, state)
     meta = {"format": MODEL_FORMAT, "config": config.to_dict(), "info": info}
-    atomic_write_text(directory / CONFIG_FILE, json.dumps(meta, indent=2))
-    return directory
+    _write_folder(Path(directory), WEIGHTS_FILE, state, CONFIG_FILE, json.dumps(meta, indent=2))
+    return Path(directory)
 
 
 def load_model(directory: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, Config, dict]:
     """Rebuild the generator of a model directory; returns (generator in eval mode, config, info)."""
     directory = Path(directory)
-    config_path, weights_path = directory / CONFIG_FILE, directory / WEIGHTS_FILE
-    if not config_path.is_file() or not weights_path.is_file():
+    if not (directory / CONFIG_FILE).is_file() or not (directory / WEIGHTS_FILE).is_file():
         raise SketchcolorError(f"{directory} is not a model directory (needs {CONFIG_FILE} and {WEIGHTS_FILE})")
-    try:
-        meta = json.loads(config_path.read_text())
-        config = Config.from_dict(meta["config"])
-        state = load_file(str(weights_path), device=str(device))
-    except (json.JSONDecodeError, KeyError, SafetensorError, OSError) as err:
-        raise SketchcolorError(f"{directory}: unreadable model ({err})") from None
+    meta, state = _read_folder(directory, WEIGHTS_FILE, CONFIG_FILE, MODEL_FORMAT, device)
+    if "config" not in meta:
+        raise SketchcolorError(f"{directory}: {CONFIG_FILE} holds no config; not a sketchcolor model directory")
+    config = Config.from_dict(meta["config"])
     generator = build_generator(config.generator)
     # Weights may be stored in half precision to keep the bundled model small.
     generator.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     return generator.to(device).eval(), config, meta.get("info", {})
+
+
+def _write_folder(directory: Path, tensors_file: str, tensors: dict[str, torch.Tensor], json_file: str, text: str) -> None:
+    """Safetensors + JSON as one folder, replaced whole: new tensors never sit beside old JSON."""
+    with atomic_directory(directory, owned=(tensors_file, json_file)) as tmp:
+        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp / tensors_file))
+        (tmp / json_file).write_text(text)
+
+
+def _read_folder(directory: Path, tensors_file: str, json_file: str, expected: str,
+                 device: str | torch.device = "cpu") -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """What `_write_folder` wrote, once its JSON says a format this version reads."""
+    try:
+        meta = json.loads((directory / json_file).read_text())
+    except (json.JSONDecodeError, OSError) as err:
+        raise SketchcolorError(f"{directory}: unreadable {json_file} ({err})") from None
+    if not isinstance(meta, dict):
+        raise SketchcolorError(f"{directory}: {json_file} is not a sketchcolor file")
+    check_format(meta.get("format"), expected, directory)
+    try:
+        return meta, load_file(str(directory / tensors_file), device=str(device))
+    except (SafetensorError, OSError) as err:
+        raise SketchcolorError(f"{directory}: unreadable {tensors_file} ({err})") from None
+
+
+def check_format(found: str | None, expected: str, where: Path) -> None:
+    """Refuse a file this version cannot read. None (no "format" field) is a file from before the
+    field existed; its layout is the first one's, so it is read as such."""
+    if found is None or found == expected:
+        return
+    kind, _, version = str(found).rpartition("/")
+    our_kind, _, our_version = expected.rpartition("/")
+    if kind == our_kind and version.isdigit() and int(version) > int(our_version):
+        raise SketchcolorError(f"{where} was written by a newer sketchcolor (format {found}); "
+                               f"this version reads {expected}: upgrade sketchcolor to load it")
+    raise SketchcolorError(f"{where} has format {found!r}, which this version does not read (it reads {expected})")
 
 
 def resolve_model_dir(path: str | Path | None) -> Path:
@@ -99,31 +126,35 @@ def model_label(model_dir: Path) -> str:
 
 
 def save_state(directory: str | Path, modules: dict[str, Any], counters: dict[str, Any]) -> None:
-    """Write a resumable training state: modules/optimizers by name, counters and RNG states."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    """Write a resumable training state: modules/optimizers by name, counters and RNG states,
+    as one folder that replaces the previous state whole (see `atomic_directory`)."""
     tensors: dict[str, torch.Tensor] = {"rng/torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         for index, state in enumerate(torch.cuda.get_rng_state_all()):
             tensors[f"rng/cuda{index}"] = state
-    plain: dict[str, Any] = {"counters": counters, "python_rng": _jsonable(random.getstate())}
+    plain: dict[str, Any] = {"format": STATE_FORMAT, "counters": counters, "python_rng": _jsonable(random.getstate())}
     plain["numpy_rng"] = _jsonable(np.random.get_state())
     for name, obj in modules.items():
         flat, rest = _flatten(obj.state_dict())
         tensors.update({f"{name}/{key}": value for key, value in flat.items()})
         plain[name] = rest
-    atomic_save_tensors(directory / "state.safetensors", tensors)
-    atomic_write_text(directory / "state.json", json.dumps(plain))
+    _write_folder(Path(directory), STATE_TENSORS, tensors, STATE_JSON, json.dumps(plain))
+
+
+def has_state(directory: str | Path) -> bool:
+    """Whether `directory` holds a training state to resume (after finishing an interrupted save)."""
+    recover_directory(directory)
+    return (Path(directory) / STATE_JSON).is_file()
 
 
 def load_state(directory: str | Path, modules: dict[str, Any], device: str | torch.device) -> dict[str, Any]:
     """Restore what `save_state` wrote into `modules`; returns the counters."""
     directory = Path(directory)
-    try:
-        tensors = load_file(str(directory / "state.safetensors"))
-        plain = json.loads((directory / "state.json").read_text())
-    except (FileNotFoundError, json.JSONDecodeError, SafetensorError) as err:
-        raise SketchcolorError(f"{directory}: no readable training state to resume ({err})") from None
+    plain, tensors = _read_folder(directory, STATE_TENSORS, STATE_JSON, STATE_FORMAT)
+    missing = [name for name in (*modules, "counters", "python_rng", "numpy_rng") if name not in plain]
+    if missing:
+        raise SketchcolorError(f"{directory}: the training state lacks {', '.join(missing)}; "
+                               "was it saved with another train.trainer, train.ema_decay or train.amp?")
     for name, obj in modules.items():
         prefix = f"{name}/"
         flat = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}

@@ -1,10 +1,12 @@
 """The GAN training loop: `d_step` and `g_step` alternate on each batch; `fit` adds epochs,
-logging, sample grids and checkpoints that resume to exactly the same next steps.
+logging, sample grids and checkpoints that resume to exactly the same next steps. What is
+saved and resumed is one `TrainState` (state.py); the `Trainer` only advances it.
 
 Run folder layout:
     config.yaml          the resolved config
     latest/              model directory of the newest generator (loadable by `colorize`)
-    state/               resumable training state (D, optimizers, counters, RNG)
+    state/               resumable training state (G, D, EMA, optimizers, counters, RNG)
+                         Each of the two is written whole to a hidden sibling, then renamed in.
     samples/epoch_NNNN.png
     tb/  log.jsonl       TensorBoard events and the same scalars as JSON lines
 """
@@ -18,26 +20,28 @@ import time
 from pathlib import Path
 
 import torch
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from .. import losses
-from ..checkpoint import load_model, load_state, resolve_model_dir, save_model, save_state
+from ..checkpoint import has_state, save_model
 from ..compose import render
 from ..config import Config
 from ..data import DataSource, EpochSampler, train_val_sets
 from ..device import resolve_device
-from ..models import build_discriminator, build_generator
 from ..errors import SketchcolorError
 from .distributed import any_rank, average_gradients, broadcast_state, init_distributed
-from .validation import Validator
-from .visuals import ScalarLog, sample_grid, save_grid
+from .state import TrainState, initial_state
+from .validation import Validator, sample_grid
+from .visuals import ScalarLog, save_grid
 
 log = logging.getLogger("sketchcolor")
 
 
 class Trainer:
+    """Advances a `TrainState` (`self.state`) over a dataset: the steps, the epochs, the logs,
+    the sample grids and the saves. Everything that is saved and resumed lives in the state."""
+
     def __init__(self, config: Config, run_dir: str | Path, data: str | Path | list[DataSource] | None = None) -> None:
         self.config, self.run_dir = config, Path(run_dir)
         self.device = resolve_device(config.train.device)
@@ -50,58 +54,32 @@ class Trainer:
         self.amp_dtype = torch.float16 if on_cuda and not torch.cuda.is_bf16_supported() else torch.bfloat16
         # channels_last: tensor cores on CUDA; on the CPU it speeds oneDNN's bf16 kernels (~10%).
         self.layout = torch.channels_last if on_cuda or self.use_amp else torch.contiguous_format
-        self.generator, self.discriminator = self._build_networks()
-        if config.train.init_from:
-            self._start_generator_from(config.train.init_from)
-        self.ema = self._average_of(self.generator)
-        self.g_opt = self._adam(self.generator)
-        self.d_opt = self._adam(self.discriminator)
-        # A grad scaler only matters for fp16; bf16 has fp32's exponent range.
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp and self.amp_dtype == torch.float16)
-        self.epoch = self.epoch_step = self.step = 0
-        self.best: float | None = None  # best validation value of eval.metric so far
+        self.state = self.new_state()
+        self.train_set, self.val_sets = None, []
+        if data is not None:  # one folder, or several sources mixed (a validation set per source with val/)
+            self.train_set, self.val_sets = train_val_sets(data, config.data, config.train.seed)
+        # Only rank 0 validates and writes; the log is open while `fit` runs.
+        self.validator = Validator(config, self.run_dir, self.device) if self.dist.is_main and data is not None else None
+        self.scalar_log: ScalarLog | None = None
         self._stop_signal: int | None = None
-        if data is not None:  # one folder, or several sources mixed (validation from the first)
-            self.train_set, self.val_set = train_val_sets(data, config.data, config.train.seed)
 
-    def _build_networks(self) -> tuple[torch.nn.Module, torch.nn.Module]:
-        config = self.config
-        torch.manual_seed(config.train.seed)  # the same initial weights on every rank
-        networks = [build_generator(config.generator), build_discriminator(config.discriminator)]
-        if self.dist.enabled:
-            if config.train.sync_batchnorm:
-                networks = [torch.nn.SyncBatchNorm.convert_sync_batchnorm(n) for n in networks]
-            # Dropout masks and penalty mixing weights must differ between ranks.
-            torch.manual_seed(config.train.seed * 1_009 + self.dist.rank)
-        if self.device.type == "cuda":  # autotuned conv kernels
-            torch.backends.cudnn.benchmark = True
-        networks = [n.to(memory_format=self.layout) for n in networks]
-        return networks[0].to(self.device), networks[1].to(self.device)
+    def new_state(self) -> TrainState:
+        """The state a new run starts from (a trainer with more networks extends it)."""
+        fp16 = self.use_amp and self.amp_dtype == torch.float16
+        return initial_state(self.config, self.device, self.dist, self.layout, fp16=fp16)
 
-    def _start_generator_from(self, model: str) -> None:
-        """Fine-tune: the generator's weights from a model directory or run folder."""
-        source, source_config, _ = load_model(resolve_model_dir(model))
-        if source_config.generator != self.config.generator:
-            raise SketchcolorError(f"train.init_from {model}: its generator ({source_config.generator}) "
-                                   f"differs from this config's ({self.config.generator})")
-        self.generator.load_state_dict(source.state_dict())
-        log.info("generator starts from %s", model)
-
-    def _average_of(self, generator: torch.nn.Module) -> AveragedModel | None:
-        decay = self.config.train.ema_decay
-        if decay == 0:
-            return None
-        # use_buffers: batch-norm statistics are averaged too, so they fit the averaged weights.
-        return AveragedModel(generator, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+    # The run's progress, as the command line reports it.
+    @property
+    def epoch(self) -> int:
+        return self.state.epoch
 
     @property
-    def shipped_generator(self) -> torch.nn.Module:
-        """The generator that is validated, sampled and saved: the averaged one when train.ema_decay is set."""
-        return self.ema.module if self.ema is not None else self.generator
+    def step(self) -> int:
+        return self.state.step
 
-    def _adam(self, module: torch.nn.Module) -> torch.optim.Adam:
-        t = self.config.train
-        return torch.optim.Adam(module.parameters(), lr=t.lr, betas=(t.beta1, t.beta2))
+    @property
+    def best(self) -> float | None:
+        return self.state.best
 
     def _autocast(self):
         if not self.use_amp:
@@ -111,15 +89,15 @@ class Trainer:
     # --- one optimisation step ---------------------------------------------------------
     def d_step(self, sketch: torch.Tensor, color: torch.Tensor, fake: torch.Tensor) -> losses.LossTerms:
         """Update D on real and (detached) generated colors, eq. 9-12."""
-        cfg = self.config.loss
+        cfg, discriminator = self.config.loss, self.state.discriminator
         with self._autocast():
-            real_logits = self.discriminator(sketch, color).float()
-            fake_logits = self.discriminator(sketch, fake.detach()).float()
+            real_logits = discriminator(sketch, color).float()
+            fake_logits = discriminator(sketch, fake.detach()).float()
         penalty = torch.zeros((), device=self.device)
         if cfg.gp_weight > 0:  # in fp32: the penalty's second-order gradients are fragile in half precision
-            penalty = losses.gradient_penalty(lambda c: self.discriminator(sketch, c), color, fake.float())
+            penalty = losses.gradient_penalty(lambda c: discriminator(sketch, c), color, fake.float())
         terms = losses.discriminator_loss(real_logits, fake_logits, penalty, cfg)
-        self._update(self.discriminator, self.d_opt, terms.total)
+        self._update(discriminator, self.state.d_opt, terms.total)
         return terms
 
     def g_step(self, sketch: torch.Tensor, color: torch.Tensor, fake: torch.Tensor,
@@ -127,43 +105,47 @@ class Trainer:
         """Update G against the just-updated D, eq. 5-8 (D's weights are frozen meanwhile).
         `fake` is the page, `painted` what the generator produced (the same tensor unless it
         paints under the lines)."""
-        self.discriminator.requires_grad_(False)
+        discriminator = self.state.discriminator
+        discriminator.requires_grad_(False)
         with self._autocast():
-            fake_logits = self.discriminator(sketch, fake).float()
+            fake_logits = discriminator(sketch, fake).float()
         terms = losses.generator_loss(fake_logits, fake.float(), color, self.config.loss, painted=painted.float())
-        self._update(self.generator, self.g_opt, terms.total)
-        self.discriminator.requires_grad_(True)
+        self._update(self.state.generator, self.state.g_opt, terms.total)
+        discriminator.requires_grad_(True)
         return terms
 
     def _update(self, module: torch.nn.Module, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
         optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
+        self.state.scaler.scale(loss).backward()
         if self.dist.enabled:
             average_gradients(module, self.dist.world_size)
-        self.scaler.step(optimizer)
+        self.state.scaler.step(optimizer)
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        state = self.state
         sketch = batch["sketch"].to(self.device, non_blocking=True, memory_format=self.layout)
         color = batch["color"].to(self.device, non_blocking=True, memory_format=self.layout)
         with self._autocast():
-            painted = self.generator(sketch)
+            painted = state.generator(sketch)
             fake = render(painted, sketch, self.config.generator.output)
         d_terms = self.d_step(sketch, color, fake)
         g_terms = self.g_step(sketch, color, fake, painted)
-        self.scaler.update()
+        state.scaler.update()
         if self.dist.enabled and not self.config.train.sync_batchnorm:
             # As DDP does: rank 0's batch-norm statistics are everyone's.
-            broadcast_state(self.generator, parameters=False)
-            broadcast_state(self.discriminator, parameters=False)
-        if self.ema is not None:
-            self.ema.update_parameters(self.generator)
-        self.step += 1
+            broadcast_state(state.generator, parameters=False)
+            broadcast_state(state.discriminator, parameters=False)
+        if state.ema is not None:
+            state.ema.update_parameters(state.generator)
+        state.step += 1
         scalars = {f"d/{k}": v for k, v in d_terms.scalars().items()}
         scalars.update({f"g/{k}": v for k, v in g_terms.scalars().items()})
         return scalars
 
     # --- the loop ----------------------------------------------------------------------
     def loader(self) -> tuple[DataLoader, EpochSampler]:
+        if self.train_set is None:
+            raise SketchcolorError("this trainer was made without data: pass data (a folder or sources) to train")
         world = self.dist.world_size
         if self.config.train.batch_size % world:
             raise SketchcolorError(f"train.batch_size {self.config.train.batch_size} is not divisible by {world} processes")
@@ -185,46 +167,47 @@ class Trainer:
 
     def fit(self) -> None:
         """Train until `train.epochs` (or `train.max_steps`), a signal, or the end."""
+        state = self.state
+        loader, sampler = self.loader()
         if self.dist.is_main:  # only rank 0 writes logs, grids and checkpoints
             self.run_dir.mkdir(parents=True, exist_ok=True)
             self.config.save(self.run_dir / "config.yaml")
-            self.scalar_log = ScalarLog(self.run_dir, resume_step=self.step if self.step else None)
-            self.validator = Validator(self.config, self.run_dir, self.device)
-            self.validator.best = self.best
-        loader, sampler = self.loader()
-        if self.step == 0:
+            self.scalar_log = ScalarLog(self.run_dir, resume_step=state.step if state.step else None)
+            self.validator.best = state.best
+        if state.step == 0:
             self._keep_epoch()  # epoch 0: the untrained generator, if asked for
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
-            while self.epoch < self.config.train.epochs and not self._should_stop():
+            while state.epoch < self.config.train.epochs and not self._should_stop():
                 self._set_learning_rate()
-                sampler.set_epoch(self.epoch, start=self.epoch_step * loader.batch_size)
+                sampler.set_epoch(state.epoch, start=state.epoch_step * loader.batch_size)
                 self.run_epoch(loader)
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-            if self.dist.is_main:
+            if self.scalar_log is not None:
                 self.scalar_log.close()
+                self.scalar_log = None
 
     def run_epoch(self, loader: DataLoader) -> None:
-        total = self.config.train.epochs
-        bar = tqdm(loader, desc=f"epoch {self.epoch + 1}/{total}", initial=self.epoch_step,
-                   total=self.epoch_step + len(loader), leave=False, dynamic_ncols=True,
+        state, total = self.state, self.config.train.epochs
+        bar = tqdm(loader, desc=f"epoch {state.epoch + 1}/{total}", initial=state.epoch_step,
+                   total=state.epoch_step + len(loader), leave=False, dynamic_ncols=True,
                    disable=not self.dist.is_main)
         sums: dict[str, float] = {}
         started, seen, steps = time.perf_counter(), 0, 0
         for batch in bar:
             scalars = self.train_step(batch)
-            self.epoch_step += 1
+            state.epoch_step += 1
             steps += 1
             seen += batch["sketch"].shape[0]
             scalars["images_per_s"] = seen / (time.perf_counter() - started)
             for key, value in scalars.items():
                 sums[key] = sums.get(key, 0.0) + value
             bar.set_postfix(g=f"{scalars['g/total']:.3f}", d=f"{scalars['d/total']:.3f}")
-            if self.dist.is_main and self.step % self.config.train.log_every_steps == 0:
-                self.scalar_log.scalars(self.step, scalars)
-            if self.config.train.save_every_steps and self.step % self.config.train.save_every_steps == 0:
+            if self.scalar_log is not None and state.step % self.config.train.log_every_steps == 0:
+                self.scalar_log.scalars(state.step, scalars)
+            if self.config.train.save_every_steps and state.step % self.config.train.save_every_steps == 0:
                 self.save()
             if self._should_stop():
                 self.save()
@@ -233,42 +216,48 @@ class Trainer:
         self._end_epoch({k: v / max(1, steps) for k, v in sums.items()})
 
     def _end_epoch(self, means: dict[str, float]) -> None:
-        self.epoch += 1
-        self.epoch_step = 0
+        state = self.state
+        state.epoch += 1
+        state.epoch_step = 0
         if not self.dist.is_main:
             return
-        grid = self.sample_grid()
-        save_grid(grid, self.run_dir / "samples" / f"epoch_{self.epoch:04d}.png")
-        self.scalar_log.image("samples", grid, self.step)
+        if self.config.data.grid_count > 0:  # 0: no sample grids
+            grid = self.sample_grid()
+            save_grid(grid, self.run_dir / "samples" / f"epoch_{state.epoch:04d}.png")
+            self.scalar_log.image("samples", grid, state.step)
         summary = ", ".join(f"{k}={v:.4g}" for k, v in means.items() if k in ("g/gan", "g/l1", "g/tv", "d/total", "images_per_s"))
-        if self.validator.due(self.epoch):
-            metrics = self.validator(self.shipped_generator, self.val_set, self.epoch, self.step)
-            self.best = self.validator.best
-            self.scalar_log.scalars(self.step, {f"eval/{k}": v for k, v in metrics.items() if v is not None})
+        if self.validator.due(state.epoch):
+            metrics = self.validator(state.shipped_generator, self.val_sets, state.epoch, state.step)
+            state.best = self.validator.best
+            # The means over the validation sets; each set's own scores are in metrics.jsonl.
+            scores = {f"eval/{k}": v for k, v in metrics.items() if isinstance(v, (int, float))}
+            self.scalar_log.scalars(state.step, scores)
             summary += f", val {self.config.eval.metric}={metrics.get(self.config.eval.metric)}"
-        tqdm.write(f"epoch {self.epoch}/{self.config.train.epochs} step {self.step}: {summary}")
+        tqdm.write(f"epoch {state.epoch}/{self.config.train.epochs} step {state.step}: {summary}")
         self.save()
         self._keep_epoch()
 
     def _keep_epoch(self) -> None:
-        if self.dist.is_main and self.epoch in self.config.train.keep_epochs:
-            save_model(self.run_dir / "epochs" / f"epoch_{self.epoch:04d}", self.shipped_generator, self.config,
-                       epoch=self.epoch, step=self.step)
+        epoch = self.state.epoch
+        if self.dist.is_main and epoch in self.config.train.keep_epochs:
+            save_model(self.run_dir / "epochs" / f"epoch_{epoch:04d}", self.state.shipped_generator, self.config,
+                       epoch=epoch, step=self.state.step)
 
     def sample_grid(self) -> torch.Tensor:
-        count = min(self.config.data.grid_count, len(self.val_set))
-        pairs = [self.val_set[i] for i in range(count)]
-        sketches = torch.stack([p["sketch"] for p in pairs]).to(self.device)
-        colors = torch.stack([p["color"] for p in pairs]).to(self.device)
-        return sample_grid(self.shipped_generator, sketches, colors, self.config.generator.output)
+        """sketch | real | generated for the first `data.grid_count` pairs of the first validation set."""
+        if not self.val_sets or not len(self.val_sets[0]) or self.config.data.grid_count < 1:
+            raise SketchcolorError("no validation pairs to draw a sample grid from "
+                                   "(make the trainer with data, and data.grid_count > 0)")
+        return sample_grid(self.state.shipped_generator, self.config, self.device, self.val_sets[0],
+                           self.config.data.grid_count, self.config.data.size)
 
     def _set_learning_rate(self) -> None:
         """pix2pix/CycleGAN's schedule: constant, then linear to 0 over the last lr_decay_epochs.
         A function of the epoch alone, so a resumed run gets the same rates."""
         t = self.config.train
-        decayed = max(0, self.epoch + t.lr_decay_epochs - t.epochs + 1) if t.lr_decay_epochs else 0
+        decayed = max(0, self.state.epoch + t.lr_decay_epochs - t.epochs + 1) if t.lr_decay_epochs else 0
         lr = t.lr * (1 - decayed / (t.lr_decay_epochs + 1))
-        for optimizer in (self.g_opt, self.d_opt):
+        for optimizer in (self.state.g_opt, self.state.d_opt):
             for group in optimizer.param_groups:
                 group["lr"] = lr
 
@@ -277,7 +266,7 @@ class Trainer:
         signalled = self._stop_signal is not None
         if self.dist.enabled:
             signalled = any_rank(signalled, self.device)
-        return signalled or (max_steps is not None and self.step >= max_steps)
+        return signalled or (max_steps is not None and self.state.step >= max_steps)
 
     def _on_signal(self, signum: int, frame) -> None:
         if self._stop_signal is not None:  # a second Ctrl-C stops at once
@@ -286,31 +275,20 @@ class Trainer:
         tqdm.write(f"signal {signum}: saving after this step; run again with --resume to continue")
 
     # --- checkpoints -------------------------------------------------------------------
-    def _stateful(self) -> dict:
-        parts = {"generator": self.generator, "discriminator": self.discriminator,
-                 "g_opt": self.g_opt, "d_opt": self.d_opt}
-        if self.scaler.is_enabled():
-            parts["scaler"] = self.scaler
-        if self.ema is not None:
-            parts["ema"] = self.ema
-        return parts
-
     def save(self) -> None:
-        """Write the generator (latest/) and the resumable state (state/); rank 0 only."""
+        """Write the generator (latest/) and the resumable state (state/), each folder whole; rank 0 only."""
         if not self.dist.is_main:
             return
-        save_model(self.run_dir / "latest", self.shipped_generator, self.config, epoch=self.epoch, step=self.step)
-        counters = {"epoch": self.epoch, "epoch_step": self.epoch_step, "step": self.step, "best": self.best}
-        save_state(self.run_dir / "state", self._stateful(), counters)
+        state = self.state
+        save_model(self.run_dir / "latest", state.shipped_generator, self.config, epoch=state.epoch, step=state.step)
+        state.save(self.run_dir / "state")
 
     def resume(self) -> bool:
         """Continue from run_dir/state if it exists; returns whether it did."""
-        if not (self.run_dir / "state" / "state.json").exists():
+        if not has_state(self.run_dir / "state"):
             return False
-        counters = load_state(self.run_dir / "state", self._stateful(), self.device)
-        self.epoch, self.epoch_step, self.step = counters["epoch"], counters["epoch_step"], counters["step"]
-        self.best = counters.get("best")
+        self.state.load(self.run_dir / "state", self.device)
         if self.dist.enabled:  # the saved RNG state is rank 0's: give each rank its own stream again
-            torch.manual_seed(self.config.train.seed * 1_009 + self.dist.rank + 7_919 * self.step)
-        log.info("resumed %s at epoch %d, step %d", self.run_dir, self.epoch, self.step)
+            torch.manual_seed(self.config.train.seed * 1_009 + self.dist.rank + 7_919 * self.state.step)
+        log.info("resumed %s at epoch %d, step %d", self.run_dir, self.state.epoch, self.state.step)
         return True
