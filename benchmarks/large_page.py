@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from sketchcolor.compose import lines_kept
+from sketchcolor.compose import lines_intact
 
 Image.MAX_IMAGE_PIXELS = None  # our own page, as large as asked
 
@@ -59,7 +59,7 @@ def run_mode(page_path: Path, out_dir: Path, detail: str, extra: list[str]) -> d
         return record
     with Image.open(page_path) as sketch, Image.open(out_dir / f"{page_path.stem}.png") as colored:
         record["output_size"] = list(colored.size)
-        record["lines_kept"] = lines_kept(sketch, colored)
+        record["lines_kept"] = lines_intact(sketch, colored)
     return record
 
 

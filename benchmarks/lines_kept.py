@@ -18,7 +18,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from sketchcolor.compose import lines_kept
+from sketchcolor.compose import lines_intact
 from sketchcolor.imageio import list_images, read_image
 
 
@@ -36,7 +36,7 @@ def main() -> int:
             continue
         sketch = read_image(path)
         with Image.open(target) as colored:
-            if not lines_kept(sketch, colored):
+            if not lines_intact(sketch, colored):
                 failed.append(f"{path.name}: size {colored.size} vs {sketch.size} or a line lost")
         sizes.append(sketch.size)
     report = {"checked": len(sketches), "full_size_lines_kept": len(sketches) - len(failed),

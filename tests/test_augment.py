@@ -62,13 +62,17 @@ def test_data_source_parses_repeats_but_keeps_existing_paths(tmp_path):
         DataSource.parse("sets/anime@0")
 
 
-def test_mixed_sources_repeat_the_small_set_and_validate_on_the_first(pair_root, tiny_config, tmp_path):
+def test_mixed_sources_repeat_the_small_set_and_validate_on_each_val_split(pair_root, tiny_config, tmp_path):
     write_pairs(tmp_path / "small" / "train", 3, start=100)
-    sources = [DataSource(pair_root), DataSource(tmp_path / "small", repeat=4)]
-    train, val = train_val_sets(sources, tiny_config.data, seed=0)
-    first_only, first_val = train_val_sets(pair_root, tiny_config.data, seed=0)
-    assert isinstance(train, MixedPairs) and len(train) == len(first_only) + 3 * 4
-    assert val.fingerprint() == first_val.fingerprint()
+    write_pairs(tmp_path / "other" / "train", 2, start=200)
+    write_pairs(tmp_path / "other" / "val", 2, start=300)
+    sources = [DataSource(pair_root), DataSource(tmp_path / "small", repeat=4), DataSource(tmp_path / "other")]
+    train, vals = train_val_sets(sources, tiny_config.data, seed=0)
+    first_only, first_vals = train_val_sets(pair_root, tiny_config.data, seed=0)
+    assert isinstance(train, MixedPairs) and len(train) == len(first_only) + 3 * 4 + 2
+    # a validation set per source with a val/ split: the first's and the third's, not the small one's
+    assert [v.label for v in vals] == ["pairs/val", "other/val"] and len(vals[1]) == 2
+    assert vals[0].fingerprint(64) == first_vals[0].fingerprint(64)
     small = load_split(tmp_path / "small", "train", tiny_config.data, augment=True)
     tail = [train[(len(first_only) + k, 7)]["color"] for k in range(12)]
     assert all(torch.equal(tail[k], small[(k % 3, 7)]["color"]) for k in range(12))

@@ -1,14 +1,8 @@
 """End to end through the console script, as a user runs it."""
 
-import subprocess
-import sys
-
 import numpy as np
+from conftest import run_cli
 from PIL import Image
-
-
-def run_cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "sketchcolor", *map(str, args)], capture_output=True, text=True, cwd=cwd)
 
 
 def test_train_then_colorize_a_folder(pair_root, tmp_path):

@@ -2,24 +2,19 @@
 
 import csv
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from conftest import run_cli
 from scipy.stats import t as scipy_t
 from PIL import Image
 
-from sketchcolor.compare import paired_differences
-from sketchcolor.evaluate import Evaluation
+from sketchcolor.evaluation.compare import paired_differences
+from sketchcolor.evaluation import Evaluation
 from sketchcolor.metrics import Estimate, mean_ci, pairs_to_resolve
 
 from sketchcolor.config import load_config
 from sketchcolor.train import Trainer
-
-
-def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "sketchcolor", *map(str, args)], capture_output=True, text=True)
 
 
 def test_kept_epochs_and_compare_table_and_grid(tmp_path, pair_root, tiny_config):

@@ -2,7 +2,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from sketchcolor.compose import flat_colors, multiply_lines, render, smooth_within_lines
+from sketchcolor.compose import flat_colors, lay_lines_over, render, smooth_within_lines
 
 
 def test_flat_colors_fill_line_pixels_from_their_surroundings():
@@ -43,7 +43,7 @@ def test_dark_fills_without_lines_stay_dark():
 def test_multiply_keeps_paper_transparent_and_ink_dark():
     flat = Image.new("RGB", (4, 1), (200, 100, 50))
     sketch = Image.fromarray(np.array([[255, 0, 128, 255]], dtype=np.uint8))
-    out = np.asarray(multiply_lines(flat, sketch))
+    out = np.asarray(lay_lines_over(flat, sketch))
     assert tuple(out[0, 0]) == (200, 100, 50) and tuple(out[0, 1]) == (0, 0, 0)
     assert tuple(out[0, 2]) == (100, 50, 25)
 
@@ -51,15 +51,15 @@ def test_multiply_keeps_paper_transparent_and_ink_dark():
 def test_lines_kept_detects_a_lightened_line_and_a_wrong_size():
     from PIL import Image
 
-    from sketchcolor.compose import lines_kept
+    from sketchcolor.compose import lines_intact
 
     sketch = Image.new("L", (20, 10), 255)
     sketch.putpixel((5, 5), 30)
-    colored = multiply_lines(Image.new("RGB", (20, 10), (200, 120, 40)), sketch)
-    assert lines_kept(sketch, colored)
+    colored = lay_lines_over(Image.new("RGB", (20, 10), (200, 120, 40)), sketch)
+    assert lines_intact(sketch, colored)
     colored.putpixel((5, 5), (31, 0, 0))  # one channel lighter than the ink
-    assert not lines_kept(sketch, colored)
-    assert not lines_kept(sketch, Image.new("RGB", (10, 20), "black"))
+    assert not lines_intact(sketch, colored)
+    assert not lines_intact(sketch, Image.new("RGB", (10, 20), "black"))
 
 
 def test_a_painted_layer_is_rendered_under_the_sketch():

@@ -83,10 +83,26 @@ def test_held_out_validation_when_there_is_no_val_folder(pair_root, tiny_config)
     import shutil
 
     shutil.rmtree(pair_root / "val")
-    train, val = train_val_sets(pair_root, tiny_config.data, seed=0)
-    # val_count pairs, but never more than a fifth of the train set
+    train, (val,) = train_val_sets(pair_root, tiny_config.data, seed=0)
+    # val_count pairs, but never more than a fifth of the train set, held out by file
     assert len(val) == min(tiny_config.data.val_count, 16 // 5) and len(train) == 16 - len(val)
-    assert not set(train.indices) & set(val.indices)
+    assert not set(train.names) & {source.name for source in val.sources}
+
+
+def test_a_non_square_pair_is_letterboxed_for_training_not_stretched(tmp_path):
+    from PIL import Image, ImageDraw
+
+    from sketchcolor.data.sources import PairSource, decode_pair
+    from sketchcolor.imageio import join_pair
+
+    color = Image.new("RGB", (60, 20), (200, 40, 40))
+    sketch = Image.new("L", (60, 20), 255)
+    ImageDraw.Draw(sketch).line([(0, 10), (59, 10)], fill=0, width=2)
+    join_pair(sketch, color).save(tmp_path / "wide.png")
+    pixels = decode_pair(PairSource(tmp_path / "wide.png"), 30)
+    assert pixels.shape == (30, 30, 4)
+    assert (pixels[:10] == 255).all() and (pixels[20:] == 255).all()  # paper above and below, both halves
+    assert (pixels[10:20, :, 1] == 200).mean() > 0.9 and (pixels[14:16, :, 0].min(axis=0) < 100).all()  # drawn where fitted
 
 
 def test_sampler_is_seeded_per_epoch_and_resumes_part_way():

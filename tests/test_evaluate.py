@@ -3,33 +3,21 @@
 import csv
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
+from conftest import run_cli
 from PIL import Image
 
 from sketchcolor.baselines import SketchCopy
-from sketchcolor.checkpoint import save_model
-from sketchcolor.data import load_split
-from sketchcolor.evaluate import evaluate, is_better, load_fid, summarize
+from sketchcolor.compose import lay_lines_over
+from sketchcolor.data import load_pages
+from sketchcolor.evaluation.evaluate import evaluate, is_better, load_fid, summarize
 from sketchcolor.inference import Colorizer
 from sketchcolor.errors import SketchcolorError
 from sketchcolor.metrics import fid as fid_lib
 from sketchcolor.metrics.lines import line_scores
-from sketchcolor.models import build_generator
-
-
-@pytest.fixture
-def model_dir(tmp_path, tiny_config):
-    torch.manual_seed(0)
-    return save_model(tmp_path / "model", build_generator(tiny_config.generator), tiny_config)
-
-
-def run_cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "sketchcolor", *map(str, args)], capture_output=True, text=True, env=env)
 
 
 def test_summary_is_mean_and_std_over_images():
@@ -46,15 +34,13 @@ def test_better_depends_on_the_metric_direction():
 
 def test_a_perfect_colorizer_scores_perfectly(pair_root, tiny_config):
     """A 'model' that returns the real colors must get SSIM 1, L1 0, CIEDE2000 0."""
-    dataset = load_split(pair_root, "val", tiny_config.data, augment=False)
-    reals = {dataset[i]["sketch"].sum().item(): dataset[i]["color"] for i in range(len(dataset))}
+    pages = load_pages(pair_root, "val")
+    reals = {pair.sketch.tobytes(): pair.color for batch in pages.batches(8) for pair in batch}
 
-    class Oracle(Colorizer):
-        def colorize_tensors(self, sketches):
-            return torch.stack([reals[s.sum().item()] for s in sketches])
+    def oracle(sketches):
+        return [reals[sketch.tobytes()] for sketch in sketches]
 
-    oracle = Oracle(build_generator(tiny_config.generator), tiny_config, device=torch.device("cpu"), lines="model")
-    result = evaluate(oracle, dataset, progress=False)
+    result = evaluate(oracle, pages, size=32, progress=False)
     assert result.metrics["n"] == 4 and result.metrics["fid"] is None
     assert result.metrics["ssim_mean"] == pytest.approx(1.0, abs=1e-4)
     assert result.metrics["l1_mean"] < 2e-3 and result.metrics["ciede2000_mean"] < 0.5
@@ -86,17 +72,17 @@ def test_fid_path_runs_with_a_weights_file(tmp_path, pair_root, tiny_config, mod
     weights = tmp_path / fid_lib.FID_WEIGHTS_NAME
     torch.save(fid_lib.InceptionFeatures.random_state_dict(), weights)
     setup = load_fid(weights, torch.device("cpu"), tmp_path / "fid")
-    dataset = load_split(pair_root, "val", tiny_config.data, augment=False)
+    pages = load_pages(pair_root, "val")
     colorizer = Colorizer.from_pretrained(model_dir, device="cpu")
-    first = evaluate(colorizer, dataset, fid=setup, limit=2, progress=False).metrics["fid"]
+    first = evaluate(colorizer, pages, size=32, fid=setup, limit=2, progress=False).metrics["fid"]
     assert first is not None and np.isfinite(first) and first >= 0
     assert len(list((tmp_path / "fid").glob("*.npz"))) == 1  # real statistics cached ...
-    again = evaluate(colorizer, dataset, fid=setup, limit=2, progress=False).metrics["fid"]
+    again = evaluate(colorizer, pages, size=32, fid=setup, limit=2, progress=False).metrics["fid"]
     assert again == pytest.approx(first, rel=1e-4)  # ... and reused to the same result
 
 
 def test_training_validates_keeps_best_and_plots(tmp_path, pair_root, tiny_config):
-    from sketchcolor.plots import plot_run
+    from sketchcolor.evaluation.plots import plot_run
     from sketchcolor.train import Trainer
 
     run = tmp_path / "run"
@@ -128,29 +114,29 @@ def test_line_scores_count_kept_lost_and_invented_lines():
 
 
 def test_sketch_floor_and_kept_lines_score_perfect_line_recall(pair_root, tiny_config):
-    dataset = load_split(pair_root, "val", tiny_config.data, augment=False)
-    floor = evaluate(SketchCopy(), dataset, progress=False).metrics
+    pages = load_pages(pair_root, "val")
+    floor = evaluate(SketchCopy(), pages, size=32, progress=False).metrics
     assert floor["line_f1_mean"] == 1 and floor["colorfulness_generated_mean"] == 0
 
-    class Blank(SketchCopy):  # paints white paper everywhere: no lines of its own
-        def colorize_tensors(self, sketches):
-            return torch.ones_like(sketches).expand(-1, 3, -1, -1)
+    def blank(sketches):  # paints white paper everywhere: no lines of its own
+        return [Image.new("RGB", sketch.size, "white") for sketch in sketches]
 
-    blank = Blank()
-    assert evaluate(blank, dataset, progress=False).metrics["line_recall_mean"] == 0
-    blank.lines = "keep"  # the sketch's lines laid over the blank colors
-    assert evaluate(blank, dataset, progress=False).metrics["line_recall_mean"] == 1
+    def blank_with_lines(sketches):  # the sketch's lines laid over the blank colors
+        return [lay_lines_over(page, sketch) for page, sketch in zip(blank(sketches), sketches)]
+
+    assert evaluate(blank, pages, size=32, progress=False).metrics["line_recall_mean"] == 0
+    assert evaluate(blank_with_lines, pages, size=32, progress=False).metrics["line_recall_mean"] == 1
 
 
 def test_aligned_only_reads_the_manifest_above_the_split(pair_root, tiny_config):
     names = sorted(p.name for p in (pair_root / "val").iterdir())
     entries = [{"file": f"val/{name}", "aligned": i % 2 == 0} for i, name in enumerate(names)]
     (pair_root / "manifest.json").write_text(json.dumps(entries))
-    dataset = load_split(pair_root, "val", tiny_config.data, augment=False, aligned=True)
-    assert dataset.decoded.names == names[::2]
+    pages = load_pages(pair_root, "val", aligned=True)
+    assert [source.name for source in pages.sources] == names[::2]
     (pair_root / "manifest.json").write_text(json.dumps({"file": 3}))
     with pytest.raises(SketchcolorError, match="not a list"):
-        load_split(pair_root, "val", tiny_config.data, augment=False, aligned=True)
+        load_pages(pair_root, "val", aligned=True)
 
 
 def test_evaluate_cli_scores_the_sketch_floor(tmp_path, pair_root):

@@ -44,6 +44,6 @@ def test_frozen_compiled_generator_matches_eager_and_pads_batches(tiny_config, t
     compiled = Colorizer.from_pretrained(model_dir, device="cpu", backend="compile", precision="fp32", batch_size=4)
     assert isinstance(compiled.run, FrozenCompiled)
     sketches = torch.rand(3, 1, 32, 32, generator=torch.Generator().manual_seed(1)) * 2 - 1
-    got = compiled.colorize_tensors(sketches)  # 3 of a batch of 4: padded, then cut back
+    got = compiled.paint(sketches)  # 3 of a batch of 4: padded, then cut back
     assert got.shape == (3, 3, 32, 32)
-    assert (got - eager.colorize_tensors(sketches)).abs().max() < 1e-4
+    assert (got - eager.paint(sketches)).abs().max() < 1e-4

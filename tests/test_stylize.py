@@ -7,14 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import draw_pair
+from conftest import draw_pair, run_cli
 from PIL import Image
 
 from sketchcolor.data import find_pairs
 from sketchcolor.data.sources import colored_fraction, load_pair
 from sketchcolor.errors import SketchcolorError
 from sketchcolor.imageio import to_tensor
-from sketchcolor.stylize import (
+from sketchcolor.baselines.style_transfer import (
     CONTENT_LAYER,
     STYLE_LAYERS,
     VGG_WEIGHTS_ENV,
@@ -151,7 +151,7 @@ def style_pool(count: int) -> list[Image.Image]:
 
 def test_colorize_tensors_keeps_the_input_size(features: VGGFeatures) -> None:
     colorizer = StyleTransfer(features, StyleTransferConfig(steps=2, optimizer="adam", size=32), style_pool(3))
-    assert colorizer.lines == "model" and colorizer.device == torch.device("cpu")
+    assert colorizer.device == torch.device("cpu")
     sketches = torch.cat([to_tensor(draw_pair(i, 40)[0].resize((24, 40)), 1)[None] for i in range(2)])
     with torch.no_grad():  # as evaluate() calls it: the optimisation must still get gradients
         colors = colorizer.colorize_tensors(sketches)
@@ -188,14 +188,6 @@ def test_style_pool_from_the_train_split(pair_root: Path) -> None:
     assert len(small) == 16 and max(small[0].size) == 16
 
 
-def _cli(*args, env=None):
-    import subprocess
-    import sys
-
-    return subprocess.run([sys.executable, "-m", "sketchcolor", *map(str, args)], capture_output=True, text=True,
-                          env=env)
-
-
 def test_stylize_cli_writes_each_sketch_or_says_which_file_is_missing(tmp_path: Path, weights_file: Path) -> None:
     import os
 
@@ -205,11 +197,12 @@ def test_stylize_cli_writes_each_sketch_or_says_which_file_is_missing(tmp_path: 
     (tmp_path / "broken.png").write_bytes(b"not an image")
     env = {**os.environ, "TORCH_HOME": str(tmp_path / "empty-hub")}
     env.pop(VGG_WEIGHTS_ENV, None)
-    missing = _cli("stylize", tmp_path / "sketch.png", "--style", tmp_path / "style.png", "-o", tmp_path / "out", env=env)
+    missing = run_cli("stylize", tmp_path / "sketch.png", "--style", tmp_path / "style.png", "-o", tmp_path / "out",
+                      env=env)
     lines = missing.stderr.strip().splitlines()
     assert missing.returncode == 1 and len(lines) == 1 and lines[0].startswith("error: ") and VGG_WEIGHTS_NAME in lines[0]
-    done = _cli("stylize", tmp_path / "sketch.png", tmp_path / "broken.png", "--style", tmp_path / "style.png",
-                "-o", tmp_path / "out", "--steps", 2, "--size", 32, "--vgg-weights", weights_file, env=env)
+    done = run_cli("stylize", tmp_path / "sketch.png", tmp_path / "broken.png", "--style", tmp_path / "style.png",
+                   "-o", tmp_path / "out", "--steps", 2, "--size", 32, "--vgg-weights", weights_file, env=env)
     assert done.returncode == 1 and "broken.png" in done.stderr and "stylized 1 of 2" in done.stdout
     assert Image.open(tmp_path / "out" / "sketch.png").size == (40, 24)
 
@@ -219,8 +212,8 @@ def test_compare_marks_nst_not_run_without_weights(tmp_path: Path, pair_root: Pa
 
     env = {**os.environ, "TORCH_HOME": str(tmp_path / "empty-hub")}
     env.pop(VGG_WEIGHTS_ENV, None)
-    result = _cli("compare", "sketch", "nst", "--data", pair_root, "--split", "val", "--size", 32,
-                  "--out", tmp_path / "report", env=env)
+    result = run_cli("compare", "sketch", "nst", "--data", pair_root, "--split", "val", "--size", 32,
+                     "--out", tmp_path / "report", env=env)
     assert result.returncode == 0, result.stderr
     table = (tmp_path / "report" / "table.md").read_text()
     assert "| nst | n/a" in table and VGG_WEIGHTS_NAME in table and "| sketch |" in table

@@ -8,13 +8,12 @@ a diagnosis (MODEL_CARD.md), never to choose anything on a test split.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 
 import torch
 
 from sketchcolor import Colorizer
-from sketchcolor.data.dataset import load_split
-from sketchcolor.evaluate import colorize_as_user
+from sketchcolor.data import load_pages
+from sketchcolor.evaluation import score_pages
 from sketchcolor.metrics import delta_e_2000, rgb_to_lab
 
 WHITE_L, WHITE_CHROMA = 90.0, 10.0  # Lab lightness above, chroma below: paper, not paint
@@ -28,16 +27,14 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=256)
     args = parser.parse_args()
     colorizer = Colorizer.from_pretrained(args.model, backend="torch", precision="fp32")
-    data_config = dataclasses.replace(colorizer.config.data, size=args.size)
-    pairs = load_split(args.data, args.split, data_config, augment=False)
-    sketches = torch.stack([pairs[i]["sketch"] for i in range(len(pairs))])
-    real = rgb_to_lab((torch.stack([pairs[i]["color"] for i in range(len(pairs))]) + 1) / 2)
-    with torch.no_grad():
-        colored = torch.cat([colorize_as_user(colorizer, sketches[i : i + 8]) for i in range(0, len(sketches), 8)])
+    scored = [score_pages(colorizer, batch, args.size) for batch in load_pages(args.data, args.split).batches(8)]
+    sketches = torch.cat([part.sketch for part in scored])
+    real = rgb_to_lab((torch.cat([part.real for part in scored]) + 1) / 2)
+    colored = torch.cat([part.generated for part in scored])
     paper = (real[:, 0] > WHITE_L) & (real[:, 1:].norm(dim=1) < WHITE_CHROMA)
     ink = sketches[:, 0] < 0
     regions = {"all": torch.ones_like(ink), "white paper": paper, "colored": ~paper & ~ink, "ink": ink}
-    print(f"{len(pairs)} pairs; white paper is {paper.float().mean():.0%} of the pixels")
+    print(f"{len(sketches)} pairs; white paper is {paper.float().mean():.0%} of the pixels")
     for name, output in (("sketch", sketches.repeat(1, 3, 1, 1)), ("model", colored)):
         error = delta_e_2000(rgb_to_lab((output + 1) / 2), real)
         print(f"{name:7s}" + "".join(f"  {region} {error[mask].mean():.2f}" for region, mask in regions.items()))

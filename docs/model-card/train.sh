@@ -13,16 +13,8 @@ OPENMOJI=${OPENMOJI:-data/openmoji256}            # sketchcolor data openmoji --
 ANIME=${ANIME:-../shared/data/anime-pairs}
 RUNS=${RUNS:-runs}
 
-split="$RUNS/anime-split"                          # links, not copies: the pages are not ours to copy
-if [ ! -d "$split" ]; then
-  mkdir -p "$split/train" "$split/val"
-  index=0
-  for name in $(ls "$ANIME/train" | LC_ALL=C sort); do
-    part=train; [ $((index % 5)) -eq 2 ] && part=val   # pairs 2, 7, ..., 37: 8 held out
-    ln -s "$(realpath "$ANIME/train/$name")" "$split/$part/$name"
-    index=$((index + 1))
-  done
-fi
+split="$RUNS/anime-split"                          # 30 anime pairs to train on, 8 held out as val/
+bash docs/anime_split.sh "$ANIME/train" "$split"
 
 for config in default pix2pix-small; do
   stage2=(); [ "$config" = default ] && stage2=(--set loss.tv_weight=10)   # stage 2 of the model: a tenth of the TV

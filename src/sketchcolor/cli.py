@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from . import __version__
+from .config import preset_names
 from .errors import SketchcolorError
 
 log = logging.getLogger("sketchcolor")
@@ -79,8 +80,8 @@ def colorize(inputs: tuple[str, ...], out_dir: Path, model: str | None, device: 
         raise click.UsageError("--layers needs --lines keep: the network's own output has no separate layers")
     paths, missing = expand_inputs(inputs)
     tuning = {} if smooth is None else {"smooth": smooth}
-    colorizer = Colorizer.from_pretrained(model, device=device, batch_size=batch_size, lines=lines,
-                                          backend=backend, precision=precision, detail=detail, images=len(paths),
+    colorizer = Colorizer.from_pretrained(model, device=device, batch_size=batch_size, backend=backend,
+                                          precision=precision, images=len(paths), lines=lines, detail=detail,
                                           **tuning)
     for message in missing:
         log.error("%s", message)
@@ -99,7 +100,8 @@ def colorize(inputs: tuple[str, ...], out_dir: Path, model: str | None, device: 
 @click.option("--fid-weights", type=click.Path(path_type=Path), default=None,
               help="pt_inception-2015-12-05-6726825d.pth (else $SKETCHCOLOR_FID_WEIGHTS or the torch hub cache).")
 @click.option("--limit", type=int, default=None, help="Evaluate only the first N pairs.")
-@click.option("--size", default=256, show_default=True, help="Evaluation size (pairs are resized to it).")
+@click.option("--size", default=256, show_default=True,
+              help="Scored size: each colored page and its truth are fitted (letterboxed) to it.")
 @click.option("--sketch-side", default="auto", type=click.Choice(["auto", "left", "right"]), show_default=True)
 @click.option("--device", default="auto", show_default=True)
 @click.option("--batch-size", default=8, show_default=True)
@@ -115,29 +117,29 @@ def evaluate(model, data_root, split, report_dir, fid_weights, limit, size, sket
     Writes REPORT/metrics.json (the means), per_image.csv (each image's scores) and grid.png."""
     from .baselines import BASELINES
     from .checkpoint import model_label, resolve_model_dir
-    from .config import DataConfig
-    from .data import load_split
-    from .data.cache import default_cache_dir
-    from .evaluate import evaluate as run_evaluation
-    from .evaluate import format_table, load_fid, write_report
+    from .data import load_pages
+    from .paths import default_cache_dir
+    from .evaluation import evaluate as run_evaluation
+    from .device import resolve_device
+    from .evaluation import load_fid
+    from .evaluation.reports import format_table, write_report
     from .inference import Colorizer
 
     if baseline and model:
         raise click.UsageError("give --model or --baseline, not both")
     if baseline:
-        colorizer, label, source = BASELINES[baseline](), baseline, f"baseline:{baseline}"
+        colorizer, label, source = BASELINES[baseline](device=device), baseline, f"baseline:{baseline}"
     else:
         model_dir = resolve_model_dir(model)
         # fp32 eager: scores describe the model, not the runtime that happens to be fastest here
         colorizer = Colorizer.from_pretrained(model_dir, device=device, batch_size=batch_size, lines=lines,
                                               backend="torch", precision="fp32")
         label, source = model_label(model_dir), str(model_dir)
-    dataset = load_split(data_root, split, DataConfig(size=size, sketch_side=sketch_side), augment=False,
-                         aligned=aligned_only)
-    fid = load_fid(fid_weights, colorizer.device, default_cache_dir() / "fid")
-    evaluation = run_evaluation(colorizer, dataset, fid=fid, batch_size=batch_size, limit=limit)
-    info = {"model": source, "data": str(data_root), "split": split, "size": size, "lines": colorizer.lines,
-            "aligned_only": aligned_only, "skipped": len(dataset.decoded.skipped)}
+    pairs = load_pages(data_root, split, sketch_side, aligned=aligned_only)
+    fid = load_fid(fid_weights, resolve_device(device), default_cache_dir() / "fid")
+    evaluation = run_evaluation(colorizer, pairs, size=size, fid=fid, batch_size=batch_size, limit=limit)
+    info = {"model": source, "data": str(data_root), "split": split, "size": size,
+            "lines": "model" if baseline else lines, "aligned_only": aligned_only, "skipped": len(pairs.skipped)}
     report_dir = report_dir or Path("reports") / f"{label}-{split}"
     write_report(evaluation, report_dir, info, label)
     click.echo(format_table(evaluation.metrics))
@@ -152,7 +154,8 @@ def evaluate(model, data_root, split, report_dir, fid_weights, limit, size, sket
               help="Report folder [default: reports/compare-<split>].")
 @click.option("--epochs", default="", help="Also show these kept epochs in the grid, e.g. 0,100,200,300.")
 @click.option("--limit", type=int, default=None, help="Score only the first N pairs.")
-@click.option("--size", default=256, show_default=True, help="Evaluation size.")
+@click.option("--size", default=256, show_default=True, help="Scored size (pages are letterboxed to it).")
+@click.option("--sketch-side", default="auto", type=click.Choice(["auto", "left", "right"]), show_default=True)
 @click.option("--lines", default="keep", type=click.Choice(["keep", "model"]), show_default=True)
 @click.option("--grid-count", default=6, show_default=True, help="Sketches (rows) in grid.png.")
 @click.option("--candidate", default=None,
@@ -166,20 +169,20 @@ def evaluate(model, data_root, split, report_dir, fid_weights, limit, size, sket
 @click.option("--nst-steps", default=300, show_default=True, help="nst: optimizer steps per image.")
 @click.option("--vgg-weights", type=click.Path(path_type=Path), default=None,
               help="nst: vgg19-dcbb9e9d.pth (else $SKETCHCOLOR_VGG19_WEIGHTS or the torch hub cache).")
-def compare(methods, data_root, split, report_dir, epochs, limit, size, lines, grid_count, candidate, aligned_only,
-            fid_weights, device, batch_size, style_data, nst_steps, vgg_weights) -> None:
+def compare(methods, data_root, split, report_dir, epochs, limit, size, sketch_side, lines, grid_count, candidate,
+            aligned_only, fid_weights, device, batch_size, style_data, nst_steps, vgg_weights) -> None:
     """Score METHODS on the same pairs: run folders, model folders, or the baselines `sketch`
     (the sketch itself) and `nst` (Neural Style Transfer). Writes REPORT/table.md, table.csv,
     per_image.csv (every score of every method on every image) and a labelled grid.png, and
     REPORT/paired.md, paired.csv: the candidate's per-image differences from each other
     method, with confidence intervals."""
-    from .compare import compare as run_compare
-    from .compare import distinct_labels, paired_differences, resolve_method, sketch_baseline, write_paired, write_tables
-    from .config import DataConfig
-    from .data import load_split
-    from .data.cache import default_cache_dir
+    from .evaluation.compare import compare as run_compare
+    from .evaluation.compare import distinct_labels, paired_differences, resolve_method
+    from .evaluation.reports import write_paired, write_per_image, write_tables
+    from .data import load_pages
+    from .paths import default_cache_dir
     from .device import resolve_device
-    from .evaluate import load_fid, write_per_image
+    from .evaluation import load_fid
 
     try:
         kept = [int(e) for e in epochs.split(",") if e.strip()]
@@ -190,20 +193,12 @@ def compare(methods, data_root, split, report_dir, epochs, limit, size, lines, g
         raise click.BadParameter(f"{', '.join(repeated)} given more than once", param_hint="METHODS")
     if candidate is not None and candidate not in methods:
         raise click.BadParameter(f"{candidate!r} is not one of the METHODS given", param_hint="--candidate")
-    def nst_baseline():
-        from .stylize import StyleTransfer, StyleTransferConfig, load_vgg_features, style_pool_from_pairs
-
-        features = load_vgg_features(vgg_weights, resolve_device(device))  # one clear error when missing
-        styles = style_pool_from_pairs(style_data or data_root)
-        return StyleTransfer(features, StyleTransferConfig(steps=nst_steps, size=size), styles, seed=0)
-
-    baselines = {"sketch": sketch_baseline, "nst": nst_baseline}
-    resolved = [resolve_method(m, device=device, lines=lines, batch_size=batch_size, baselines=baselines)
-                for m in methods]
+    resolved = [resolve_method(m, device=device, lines=lines, batch_size=batch_size, data=style_data or data_root,
+                               steps=nst_steps, size=size, vgg_weights=vgg_weights) for m in methods]
     distinct_labels(resolved)
-    dataset = load_split(data_root, split, DataConfig(size=size), augment=False, aligned=aligned_only)
+    pairs = load_pages(data_root, split, sketch_side, aligned=aligned_only)
     fid = load_fid(fid_weights, resolve_device(device), default_cache_dir() / "fid")
-    rows, grid = run_compare(resolved, dataset, fid=fid, limit=limit, batch_size=batch_size, epochs=kept,
+    rows, grid = run_compare(resolved, pairs, size=size, fid=fid, limit=limit, batch_size=batch_size, epochs=kept,
                              grid_count=grid_count, lines=lines, device=device)
     report_dir = report_dir or Path("reports") / f"compare-{split}"
     notes = [f"Data: {data_root} ({split}{', aligned only' if aligned_only else ''}), {size} px, lines {lines}."]
@@ -236,8 +231,8 @@ def stylize(inputs, style_path, out_dir, steps, optimizer, size, vgg_weights, de
     paper's first baseline. Writes OUT/<name>.png at each input's size."""
     from .colorize_files import expand_inputs
     from .device import resolve_device
-    from .imageio import ImageReadError, read_image, to_pil, to_tensor
-    from .stylize import StyleTransfer, StyleTransferConfig, load_vgg_features
+    from .imageio import ImageReadError, read_image
+    from .baselines.style_transfer import StyleTransfer, StyleTransferConfig, load_vgg_features
 
     method = StyleTransfer(load_vgg_features(vgg_weights, resolve_device(device)),
                            StyleTransferConfig(steps=steps, optimizer=optimizer, size=size), [read_image(style_path)])
@@ -248,11 +243,11 @@ def stylize(inputs, style_path, out_dir, steps, optimizer, size, vgg_weights, de
     written = 0
     for path in paths:
         try:
-            sketch = to_tensor(read_image(path), 1)
+            sketch = read_image(path)
         except ImageReadError as err:
             log.error("%s", err)
             continue
-        to_pil(method.colorize_tensors(sketch[None])[0].cpu()).save(out_dir / f"{path.stem}.png")
+        method([sketch])[0].save(out_dir / f"{path.stem}.png")
         written += 1
     click.echo(f"stylized {written} of {len(paths) + len(missing)} inputs into {out_dir}")
     if written < len(paths) + len(missing):
@@ -264,7 +259,7 @@ def stylize(inputs, style_path, out_dir, steps, optimizer, size, vgg_weights, de
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="PNG to write [default: RUN/curves.png].")
 def plot(run_dir: Path, out: Path | None) -> None:
     """Plot a run's validation FID/SSIM over epochs and its losses over steps."""
-    from .plots import plot_run
+    from .evaluation.plots import plot_run
 
     click.echo(f"wrote {plot_run(run_dir, out)}")
 
@@ -430,7 +425,7 @@ def study_report(db: Path, out_dir: Path | None) -> None:
 
 
 @cli.command()
-@click.option("--preset", default="pix2pix", type=click.Choice(["pix2pix", "paper", "default", "tiny"]), show_default=True)
+@click.option("--preset", default="pix2pix", type=click.Choice(preset_names()), show_default=True)
 @click.option("--size", default=256, show_default=True, help="Image side in pixels.")
 @click.option("--repeats", default=5, show_default=True, help="Timed repeats per measurement (medians are reported).")
 @click.option("--no-compile", is_flag=True, help="Skip the torch.compile variants (tens of seconds each to compile).")

@@ -5,7 +5,7 @@ is recombined with the sketch at full resolution the way artists layer a page.
    (never across a line), then remove the (blurry) lines the network drew, filling each line
    pixel with the average of the non-line colors around it, so only flat color regions remain;
 2. the flat layer is resized to the page's size (smooth colors upscale well);
-3. `multiply_lines`: the original sketch is laid over it in multiply mode: white paper
+3. `lay_lines_over`: the original sketch is laid over it in multiply mode: white paper
    lets the color through, ink darkens it, so every line stays exactly as drawn.
 """
 
@@ -16,8 +16,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from .imageio import INK_GRAY, INK_THRESHOLD  # sketch values below these (darker than mid-gray) are ink
+
 LINE_MODES = ("keep", "model")
-INK_THRESHOLD = 0.0  # sketch values in [-1, 1] below this (darker than mid-gray) are ink
 FILL_REACH = 2  # line pixels are filled from non-line colors within this many pixels
 # Rounds of line-bounded smoothing. Chosen on validation pairs at 256 px, the size `colorize`
 # composes at for the bundled model: more rounds improved SSIM, PSNR and CIEDE2000 of both
@@ -80,22 +81,16 @@ def render(painted: torch.Tensor, sketches: torch.Tensor, output: str) -> torch.
     return multiply(painted, sketches) if output == "flat" else painted
 
 
-def multiply_lines(flat: Image.Image, sketch: Image.Image) -> Image.Image:
+def lay_lines_over(flat: Image.Image, sketch: Image.Image) -> Image.Image:
     """Lay the gray sketch over an RGB color layer of the same size in multiply mode."""
     color = np.asarray(flat.convert("RGB"), dtype=np.uint16)
     lines = np.asarray(sketch.convert("L"), dtype=np.uint16)[:, :, None]
     return Image.fromarray(((color * lines + 127) // 255).astype(np.uint8), "RGB")
 
 
-def keep_lines(colors: torch.Tensor, sketches: torch.Tensor, smooth_steps: int = SMOOTH_STEPS) -> torch.Tensor:
-    """`flat_colors` then the sketch multiplied over, on tensors in [-1, 1] of one size:
-    what `--lines keep` produces, for scoring it batched."""
-    return multiply(flat_colors(colors, sketches, smooth_steps=smooth_steps), sketches)
-
-
-def lines_kept(sketch: Image.Image, colored: Image.Image, ink_level: int = 128) -> bool:
+def lines_intact(sketch: Image.Image, colored: Image.Image, ink_level: float = INK_GRAY) -> bool:
     """Whether every ink pixel of the sketch (gray < ink_level) is at least as dark in every
-    channel of the colored page: what `multiply_lines` guarantees at full size."""
+    channel of the colored page: what `lay_lines_over` guarantees at full size."""
     gray = np.asarray(sketch.convert("L"))
     if colored.size != sketch.size:
         return False

@@ -121,7 +121,7 @@ class TrainConfig:
 class EvalConfig:
     every: int = 1  # evaluate the validation split every N epochs (0: never)
     metric: str = "ssim_mean"  # which metric picks the `best` generator
-    size: int | None = None  # evaluation size (None: data.size)
+    size: int | None = None  # scored size of validation pages (None: 256, what `evaluate` scores at)
     limit: int | None = None  # evaluate at most this many pairs (None: all)
     fid_weights: str | None = None  # FID Inception weights file (None: env var or torch hub cache)
 

@@ -1,64 +1,14 @@
-"""From a page of any size and shape to the network's square working size and back.
-
-The page is processed at PAGE_SCALE times the working size: there its lines are still
-resolved, so the colors can be flattened inside them (compose.py) before they are brought to
-the page's full size. `whole` letterboxes the page onto white paper at that size, so its
-aspect ratio is kept (a squashed drawing is not what the network learned), and the network
-sees it scaled to its working size. `tiles` (`--detail tiles`) colorizes overlapping
-working-size tiles of it, blended with a tent window so no seams show: more detail per
-object on large pages.
-Either way only working-size tensors go through the network, so memory stays bounded
-whatever the page's resolution; the page itself is only ever touched as 8-bit PIL images.
+"""`--detail tiles`: a page at PAGE_SCALE working sizes (page.tile_region) colorized in
+overlapping working-size tiles, blended with a tent window so no seams show: more detail
+per object on large pages. Only working-size tensors go through the network, so memory
+stays bounded whatever the page's resolution.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
-from PIL import Image
-
-from .imageio import to_tensor
-
-DETAIL_MODES = ("whole", "tiles")
-PAGE_SCALE = 2  # the page's longer side becomes 2 working sizes: what evaluation scores at 256 px
-PAPER = 1.0  # white, in the [-1, 1] tensor range
-
-
-@dataclass
-class Region:
-    """A page brought to processing resolution: the sketch (1, H, W) in [-1, 1] and where
-    the page sits in it (padding may surround it)."""
-
-    sketch: torch.Tensor
-    box: tuple[int, int, int, int]  # top, left, height, width
-
-    def crop(self, tensor: torch.Tensor) -> torch.Tensor:
-        top, left, height, width = self.box
-        return tensor[..., top : top + height, left : left + width]
-
-
-def letterbox(gray: Image.Image, size: int) -> Region:
-    """The page scaled to fit a size x size square, centred on white paper."""
-    scale = size / max(gray.size)
-    width, height = max(1, round(gray.width * scale)), max(1, round(gray.height * scale))
-    return _on_paper(gray.resize((width, height), Image.Resampling.BICUBIC, reducing_gap=3.0), size, size)
-
-
-def tile_region(gray: Image.Image, size: int) -> Region:
-    """The page scaled so its longer side is PAGE_SCALE * size (at least size x size with paper)."""
-    scale = PAGE_SCALE * size / max(gray.size)
-    width, height = max(1, round(gray.width * scale)), max(1, round(gray.height * scale))
-    resized = gray.resize((width, height), Image.Resampling.BICUBIC, reducing_gap=3.0)
-    return _on_paper(resized, max(size, height), max(size, width))
-
-
-def _on_paper(gray: Image.Image, height: int, width: int) -> Region:
-    sketch = torch.full((1, height, width), PAPER)
-    top, left = (height - gray.height) // 2, (width - gray.width) // 2
-    sketch[:, top : top + gray.height, left : left + gray.width] = to_tensor(gray, 1)
-    return Region(sketch, (top, left, gray.height, gray.width))
 
 
 def colorize_tiled(colorize: Callable[[torch.Tensor], torch.Tensor], sketch: torch.Tensor, size: int,

@@ -50,10 +50,12 @@ import torchvision
 from PIL import Image
 from torch import nn
 
-from .data.sources import BadPairError, PairSource, find_pairs, load_pair, split_dir
-from .errors import SketchcolorError
-from .local_weights import LocalWeights
-from .imageio import ImageReadError, to_tensor
+from ..data.sources import BadPairError, PairSource, find_pairs, load_pair, split_dir
+from ..errors import SketchcolorError
+from ..imageio import ImageReadError, to_gray, to_tensor
+from ..local_weights import LocalWeights
+from ..losses import total_variation
+from ..page import compose_page, fit_region
 
 VGG_WEIGHTS_NAME = "vgg19-dcbb9e9d.pth"  # torchvision's file name for VGG19_Weights.IMAGENET1K_V1
 VGG_WEIGHTS_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
@@ -69,12 +71,8 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 MIN_SIDE = 16
 
 
-VGG_WEIGHTS = LocalWeights(VGG_WEIGHTS_NAME, VGG_WEIGHTS_URL, VGG_WEIGHTS_ENV, "--vgg-weights",
-                           "VGG19 weights", "Neural Style Transfer needs VGG19 ImageNet weights")
-
-
-def hub_weights_path() -> Path:
-    return VGG_WEIGHTS.hub_path()
+VGG_WEIGHTS = LocalWeights(VGG_WEIGHTS_NAME, VGG_WEIGHTS_URL, VGG_WEIGHTS_ENV, "--vgg-weights", "VGG19 weights",
+                           "Neural Style Transfer needs VGG19 ImageNet weights", "torchvision's VGG19")
 
 
 def find_vgg_weights(path: str | Path | None = None) -> Path | None:
@@ -110,14 +108,8 @@ class VGGFeatures(nn.Module):
 
     def __init__(self, weights: str | Path | Mapping[str, torch.Tensor]) -> None:
         super().__init__()
-        state = _read_state(weights)
         features = _vgg19_features_skeleton().to_empty(device="cpu")
-        wanted = {key.removeprefix("features."): value for key, value in state.items() if key.startswith("features.")}
-        try:
-            features.load_state_dict(wanted)
-        except RuntimeError:
-            raise SketchcolorError(f"{_name(weights)} does not fit torchvision's VGG19 ({_misfit(features, wanted)}); "
-                                   f"use {VGG_WEIGHTS_NAME}") from None
+        VGG_WEIGHTS.load_into(features, weights, prefix="features.")
         self.net = features[: max(LAYER_INDEX.values()) + 1]  # nothing past relu5_1 is ever read
         for module in self.net:
             if isinstance(module, nn.ReLU):
@@ -157,32 +149,6 @@ class VGGFeatures(nn.Module):
             if index in LAYER_NAME:
                 out[LAYER_NAME[index]] = x
         return out
-
-
-def _read_state(weights: str | Path | Mapping[str, torch.Tensor]) -> Mapping[str, torch.Tensor]:
-    """The state dict itself, or the one in a local file read without unpickling any code."""
-    if isinstance(weights, Mapping):
-        return weights
-    try:
-        state = torch.load(weights, map_location="cpu", weights_only=True)  # weights_only: never run pickled code
-    except Exception as err:  # noqa: BLE001 - torch.load raises many types (pickle, zip, OS) for a bad file
-        raise SketchcolorError(f"{weights}: not a readable PyTorch state dict ({type(err).__name__})") from None
-    if not isinstance(state, Mapping):
-        raise SketchcolorError(f"{weights}: holds a {type(state).__name__}, not a state dict")
-    return state
-
-
-def _name(weights: str | Path | Mapping[str, torch.Tensor]) -> str:
-    return "the given state dict" if isinstance(weights, Mapping) else str(weights)
-
-
-def _misfit(net: nn.Module, state: Mapping[str, torch.Tensor]) -> str:
-    """A short account of how `state` differs from `net`'s own state dict."""
-    own = net.state_dict()
-    missing, unexpected = sorted(own.keys() - state.keys()), sorted(state.keys() - own.keys())
-    shapes = sorted(k for k in own.keys() & state.keys() if getattr(state[k], "shape", None) != own[k].shape)
-    example = (missing or unexpected or shapes or ["?"])[0]
-    return f"{len(missing)} missing, {len(unexpected)} unexpected, {len(shapes)} mis-shaped keys, e.g. {example}"
 
 
 @dataclass(frozen=True)
@@ -249,11 +215,6 @@ def make_targets(sketch: torch.Tensor, style: torch.Tensor, features: VGGFeature
     content = features(_rgb(sketch))[CONTENT_LAYER]
     style_maps = features(style)
     return Targets(content, {name: gram(style_maps[name]) for name in STYLE_LAYERS})
-
-
-def total_variation(image: torch.Tensor) -> torch.Tensor:
-    """Mean absolute difference of neighbouring pixels (anisotropic TV)."""
-    return (image[..., 1:, :] - image[..., :-1, :]).abs().mean() + (image[..., 1:] - image[..., :-1]).abs().mean()
 
 
 def _loss(image: torch.Tensor, targets: Targets, features: VGGFeatures, config: StyleTransferConfig) -> torch.Tensor:
@@ -378,8 +339,6 @@ class StyleTransfer:
     `style_indices` records the choices in order.
     """
 
-    lines = "model"  # the output is the optimised image itself; no line overlay
-
     def __init__(self, features: VGGFeatures, config: StyleTransferConfig | None = None,
                  styles: Sequence[Image.Image] = (), seed: int = 0) -> None:
         if not styles:
@@ -409,6 +368,17 @@ class StyleTransfer:
         small = _resize(sketches.to(self.device), shape)
         colors = stylize(small, styles.to(self.device), self.features, self.config)
         return _resize(colors, (height, width)).clamp(-1, 1)
+
+    def __call__(self, pages: Sequence[Image.Image]) -> list[Image.Image]:
+        """Colored pages at their own size, each fitted to the working size the way every
+        method's pages are (page.py), so NST is scored as the models are."""
+        results = []
+        for page in pages:
+            gray = to_gray(page)
+            region = fit_region(gray, self.config.size)
+            colors = self.colorize_tensors(region.sketch[None])[0].cpu()
+            results.append(compose_page(colors, region, gray, lines="model", smooth=0).composite)
+        return results
 
     def _style_tensor(self, index: int, shape: tuple[int, int]) -> torch.Tensor:
         # The style image at the working shape, so its textures keep their scale relative to the frame.

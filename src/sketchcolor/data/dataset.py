@@ -19,7 +19,8 @@ from torch.utils.data import Dataset, Sampler
 from ..errors import SketchcolorError
 from .augment import Jitter, augment
 from .cache import DecodedPairs, load_decoded
-from .sources import aligned_only, find_pairs, split_dir
+from .pages import PagePairs, held_out, load_pages
+from .sources import PairSource, aligned_only, find_pairs, split_dir
 
 
 class PairDataset(Dataset):
@@ -153,8 +154,12 @@ def load_split(root: str | Path, split: str, data_config, *, augment: bool, alig
     """Decode (or reuse the cache of) `root/split` as a PairDataset, given a DataConfig;
     `aligned` keeps only the pairs a manifest marks as pixel-aligned."""
     folder = split_dir(root, split)
-    decode_size = (data_config.load_size or data_config.size) if augment else data_config.size
     pairs = aligned_only(find_pairs(folder), folder) if aligned else find_pairs(folder)
+    return _decoded_set(pairs, folder, data_config, augment=augment)
+
+
+def _decoded_set(pairs: list[PairSource], folder: Path, data_config, *, augment: bool) -> PairDataset:
+    decode_size = (data_config.load_size or data_config.size) if augment else data_config.size
     decoded = load_decoded(
         pairs, decode_size, data_config.sketch_side, data_config.cache_dir, data_config.num_workers
     )
@@ -163,29 +168,26 @@ def load_split(root: str | Path, split: str, data_config, *, augment: bool, alig
     return PairDataset(decoded, size=data_config.size, jitter=Jitter.from_config(data_config) if augment else None)
 
 
-def train_val_sets(sources: str | Path | list[DataSource], data_config, seed: int) -> tuple[Dataset, PairDataset]:
-    """The train set and a validation set.
+def train_val_sets(sources: str | Path | list[DataSource], data_config, seed: int) -> tuple[Dataset, list[PagePairs]]:
+    """The train set and the validation sets, each kept as pages (data/pages.py).
 
-    Validation comes from the first source: its `val/` if present, else a held-out slice of
-    its train pairs. Further sources only add training pairs (all of them).
+    Every source with a `val/` split gives one validation set; a first source without one
+    holds out `data_config.val_count` of its train pairs (by file) instead, so a plain folder
+    of pairs can be trained on. The train set mixes all sources, each repeated as asked.
     """
     if not isinstance(sources, list):
         sources = [DataSource(Path(sources))]
-    first, *others = sources
-    train, val = _train_val(first.root, data_config, seed)
-    if not others and first.repeat == 1:
-        return train, val
-    parts = [(train, first.repeat)] + [(load_split(s.root, "train", data_config, augment=True), s.repeat) for s in others]
-    return MixedPairs(parts), val
-
-
-def _train_val(root: Path, data_config, seed: int) -> tuple[PairDataset, PairDataset]:
-    train = load_split(root, "train", data_config, augment=True)
-    if (Path(root) / "val").is_dir():
-        return train, load_split(root, "val", data_config, augment=False)
-    held = max(1, min(data_config.val_count, len(train) // 5))
-    if len(train) < 2:
-        raise SketchcolorError(f"{root}: need at least 2 pairs to hold one out for validation")
-    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed)).tolist()
-    val = PairDataset(train.decoded, size=data_config.size, indices=order[:held])
-    return PairDataset(train.decoded, size=data_config.size, jitter=train.jitter, indices=order[held:]), val
+    parts: list[tuple[PairDataset, int]] = []
+    val_sets: list[PagePairs] = []
+    for index, source in enumerate(sources):
+        folder = split_dir(source.root, "train")
+        pairs = find_pairs(folder)
+        if (source.root / "val").is_dir():
+            val_sets.append(load_pages(source.root, "val", data_config.sketch_side))
+        elif index == 0:
+            pairs, kept = held_out(pairs, max(1, min(data_config.val_count, len(pairs) // 5)), seed)
+            val_sets.append(PagePairs(kept, data_config.sketch_side, f"{folder.parent.name}/{folder.name} held out"))
+        parts.append((_decoded_set(pairs, folder, data_config, augment=True), source.repeat))
+    if len(parts) == 1 and parts[0][1] == 1:
+        return parts[0][0], val_sets
+    return MixedPairs(parts), val_sets

@@ -18,6 +18,7 @@ from PIL import Image
 
 from ..errors import SketchcolorError
 from ..imageio import ImageReadError, list_images, read_image, split_pair
+from ..page import fit_pair
 
 # A "color" image is really grayscale when fewer than MIN_COLORED_FRACTION of its pixels
 # have a chroma (max - min channel, 0-255) of at least COLORED_CHROMA. Chroma rather than
@@ -116,10 +117,9 @@ def colored_fraction(image: Image.Image) -> float:
 
 
 def decode_pair(source: PairSource, size: int, sketch_side: str = "auto") -> np.ndarray:
-    """One pair as a (size, size, 4) uint8 array: channel 0 the gray sketch, 1-3 the RGB color."""
-    sketch, color = load_pair(source, sketch_side)
-    sketch = sketch.convert("L").resize((size, size), Image.Resampling.BICUBIC, reducing_gap=3.0)
-    color = color.resize((size, size), Image.Resampling.BICUBIC, reducing_gap=3.0)
+    """One pair fitted as every page is (page.fit_pair), as a (size, size, 4) uint8 array:
+    channel 0 the gray sketch, 1-3 the RGB color."""
+    sketch, color = fit_pair(*load_pair(source, sketch_side), size)
     return np.concatenate([np.asarray(sketch)[:, :, None], np.asarray(color)], axis=2)
 
 

@@ -3,51 +3,34 @@ and shown side by side (over epochs too), as its figs. 21-34.
 
 A method is a run folder or model directory (any trained preset: paper, pix2pix, cyclegan,
 ablations), or a named baseline: `sketch` (the sketch itself, the floor) or `nst` (Neural
-Style Transfer, stylize.py). Every method goes through `evaluate.evaluate`, so the numbers
+Style Transfer, baselines/style_transfer.py). Every method goes through `evaluate`, so the numbers
 are the ones `sketchcolor evaluate` prints for it. Scored on the same pairs, two methods are
 also compared image by image (`paired_differences`), to tell a real gap from chance.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
-import math
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
-import torch
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
-from .atomic import atomic_write_text
-from .baselines import SketchCopy
-from .checkpoint import model_label, resolve_model_dir, run_folder
-from .data import PairDataset
-from .errors import SketchcolorError
-from .evaluate import FIDSetup, colorize_as_user, evaluate
-from .grids import comparison_grid
-from .imageio import to_pil
-from .inference import Colorizer
-from .metrics import Estimate, mean_ci, missing_weights_message, pairs_to_resolve
+from ..baselines import BASELINES
+from ..checkpoint import model_label, resolve_model_dir, run_folder
+from ..data import PagePairs
+from ..errors import SketchcolorError
+from ..imageio import to_pil
+from ..inference import Colorizer
+from ..metrics import Estimate, mean_ci, pairs_to_resolve
+from .evaluate import FIDSetup, evaluate, score_pages
+from .grids import comparison_grid, label_columns
 
 log = logging.getLogger("sketchcolor")
-# Table columns: (header, metric key, decimals).
-COLUMNS = (
-    ("FID", "fid", 1),
-    ("SSIM mean", "ssim_mean", 3),
-    ("SSIM std", "ssim_std", 3),
-    ("PSNR", "psnr_mean", 2),
-    ("CIEDE2000", "ciede2000_mean", 2),
-    ("colorfulness", "colorfulness_generated_mean", 1),
-    ("line F1", "line_f1_mean", 3),
-    ("images", "n", 0),
-    ("s/image", "seconds_per_image", 3),
-)
 # Per-image scores compared pair by pair between methods: (name, label, higher is better).
 PAIRED_METRICS = (("ssim", "SSIM", True), ("psnr", "PSNR", True), ("ciede2000", "CIEDE2000", False),
                   ("line_f1", "line F1", True))
@@ -59,18 +42,18 @@ class Method:
 
     label: str
     source: str
-    colorizer: Any = None  # has colorize_tensors() and lines
+    colorizer: Any = None  # maps sketch pages to colored pages (evaluate.Method)
     snapshots: dict[int, Path] = field(default_factory=dict)  # epoch -> kept generator
     missing: str | None = None  # why this method did not run
 
 
-def resolve_method(spec: str, *, device: str, lines: str, batch_size: int,
-                   baselines: dict[str, Callable[[], Any]]) -> Method:
-    """A run folder / model directory, or a baseline name; a baseline that cannot be built
-    (NST without its VGG19 weights) becomes a row marked not run, with the reason."""
-    if spec in baselines:
+def resolve_method(spec: str, *, device: str, lines: str, batch_size: int, **baseline_options: Any) -> Method:
+    """A run folder / model directory, or a baseline name (baselines.BASELINES, built with
+    `baseline_options`); a baseline that cannot be built (NST without its VGG19 weights)
+    becomes a row marked not run, with the reason."""
+    if spec in BASELINES:
         try:
-            return Method(spec, f"baseline:{spec}", baselines[spec]())
+            return Method(spec, f"baseline:{spec}", BASELINES[spec](device=device, **baseline_options))
         except SketchcolorError as err:
             log.warning("%s: not run: %s", spec, err)
             return Method(spec, f"baseline:{spec}", missing=str(err))
@@ -91,11 +74,7 @@ def distinct_labels(methods: list[Method]) -> None:
             method.label = method.source
 
 
-def sketch_baseline() -> SketchCopy:
-    return SketchCopy()
-
-
-def compare(methods: list[Method], dataset: PairDataset, *, fid: FIDSetup | None, limit: int | None,
+def compare(methods: list[Method], pairs: PagePairs, *, size: int, fid: FIDSetup | None, limit: int | None,
             batch_size: int, epochs: list[int], grid_count: int, lines: str, device: str) -> tuple[list[dict], Image.Image]:
     """Score every method on the same pairs; returns the table rows and the labelled grid."""
     rows = []
@@ -104,12 +83,12 @@ def compare(methods: list[Method], dataset: PairDataset, *, fid: FIDSetup | None
             rows.append({"method": method.label, "source": method.source, "missing": method.missing})
             continue
         started = time.perf_counter()
-        result = evaluate(method.colorizer, dataset, fid=fid, batch_size=batch_size, limit=limit, progress=True)
+        result = evaluate(method.colorizer, pairs, size=size, fid=fid, batch_size=batch_size, limit=limit)
         seconds = (time.perf_counter() - started) / max(1, result.metrics["n"])
         rows.append({"method": method.label, "source": method.source, **result.metrics, "seconds_per_image": seconds,
                      "evaluation": result})
         log.info("%s: ssim %.4f, %.3f s/image", method.label, result.metrics["ssim_mean"], seconds)
-    return rows, comparison_figure(methods, dataset, epochs, grid_count, lines, device)
+    return rows, comparison_figure(methods, pairs, size, epochs, grid_count, lines, device)
 
 
 @dataclass(frozen=True)
@@ -154,14 +133,13 @@ def paired_differences(rows: list[dict], candidate: str) -> list[PairedDifferenc
     return differences
 
 
-def comparison_figure(methods: list[Method], dataset: PairDataset, epochs: list[int], count: int,
+def comparison_figure(methods: list[Method], pairs: PagePairs, size: int, epochs: list[int], count: int,
                       lines: str, device: str) -> Image.Image:
-    """Rows: the first `count` pairs. Columns: sketch, real, then each method (at each kept
-    epoch asked for, then its final generator), with a label above each column."""
-    count = min(count, len(dataset))
-    pairs = [dataset[i] for i in range(count)]
-    sketches = torch.stack([p["sketch"] for p in pairs])
-    columns, labels = [sketches, torch.stack([p["color"] for p in pairs])], ["sketch", "real"]
+    """Rows: the first `count` readable pairs. Columns: sketch, real, then each method (at
+    each kept epoch asked for, then its final generator), with a label above each column."""
+    shown = next(pairs.batches(max(1, count)), [])[:count]
+    first = score_pages(lambda pages: pages, shown, size)  # the sketch and truth, fitted as scored
+    columns, labels = [first.sketch, first.real], ["sketch", "real"]
     for method in methods:
         if method.missing:
             continue
@@ -169,94 +147,8 @@ def comparison_figure(methods: list[Method], dataset: PairDataset, epochs: list[
             if epoch in method.snapshots:
                 snapshot = Colorizer.from_pretrained(method.snapshots[epoch], device=device, lines=lines,
                                                      backend="torch", precision="fp32")
-                columns.append(colorize_as_user(snapshot, sketches).cpu())
+                columns.append(score_pages(snapshot, shown, size).generated)
                 labels.append(f"{method.label} e{epoch}")
-        columns.append(colorize_as_user(method.colorizer, sketches).cpu())
+        columns.append(score_pages(method.colorizer, shown, size).generated)
         labels.append(method.label)
-    return label_columns(to_pil(comparison_grid(columns)), labels, sketches.shape[-1])
-
-
-def label_columns(grid: Image.Image, labels: list[str], cell: int, padding: int = 2) -> Image.Image:
-    """The grid with a white band on top naming each column."""
-    font = ImageFont.load_default(size=max(9, min(14, cell // 8)))
-    band = font.size * 2 + 4
-    out = Image.new("RGB", (grid.width, grid.height + band), "white")
-    out.paste(grid, (0, band))
-    draw = ImageDraw.Draw(out)
-    for index, label in enumerate(labels):
-        left = padding + index * (cell + padding)
-        text = label if draw.textlength(label, font=font) <= cell else _wrap(label, draw, font, cell)
-        draw.multiline_text((left + 2, 2), text, fill="black", font=font, spacing=1)
-    return out
-
-
-def _wrap(label: str, draw: ImageDraw.ImageDraw, font, width: int) -> str:
-    """Two lines at most, cut where the first no longer fits."""
-    for cut in range(len(label), 0, -1):
-        if draw.textlength(label[:cut], font=font) <= width:
-            return label[:cut] + "\n" + label[cut:]
-    return label
-
-
-def write_tables(rows: list[dict], out_dir: Path, notes: list[str]) -> tuple[Path, Path]:
-    """table.csv (every number, empty where missing) and table.md (rounded, n/a with footnotes)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["method", *(key for _, key, _ in COLUMNS), "source", "missing"])
-    for row in rows:
-        writer.writerow([row["method"], *(_csv_value(row.get(key)) for _, key, _ in COLUMNS),
-                         row["source"], row.get("missing") or ""])
-    atomic_write_text(out_dir / "table.csv", buffer.getvalue())
-    footnotes: list[str] = []
-    lines = ["| method | " + " | ".join(header for header, _, _ in COLUMNS) + " |",
-             "|---|" + "---:|" * len(COLUMNS)]
-    for row in rows:
-        cells = [_md_value(row, key, decimals, footnotes) for _, key, decimals in COLUMNS]
-        lines.append(f"| {row['method']} | " + " | ".join(cells) + " |")
-    text = "\n".join(lines) + "\n"
-    if footnotes or notes:
-        text += "\n" + "\n".join([*(f"[{i + 1}] {note}" for i, note in enumerate(footnotes)), *notes]) + "\n"
-    atomic_write_text(out_dir / "table.md", text)
-    return out_dir / "table.md", out_dir / "table.csv"
-
-
-def write_paired(differences: list[PairedDifference], candidate: str, out_dir: Path) -> tuple[Path, Path]:
-    """paired.csv (every number) and paired.md: `candidate` minus each other method."""
-    labels = {name: label for name, label, _ in PAIRED_METRICS}
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["method", "against", "metric", "mean_difference", "ci95_low", "ci95_high", "better_on", "n",
-                     "verdict", "pairs_to_resolve"])
-    lines = [f"| {candidate} against | metric | mean difference | 95% interval | better on | verdict "
-             "| pairs to resolve |", "|---|---|---:|---:|---:|---|---:|"]
-    for d in differences:
-        e, needed = d.difference, d.pairs_to_resolve
-        writer.writerow([candidate, d.other, d.metric, *(_csv_value(x) for x in (e.mean, e.low, e.high)),
-                         d.better_on, e.n, d.verdict, _csv_value(needed)])
-        interval = "–" if math.isnan(e.low) else f"[{e.low:+.4f}, {e.high:+.4f}]"
-        lines.append(f"| {d.other} | {labels[d.metric]} | {e.mean:+.4f} | {interval} | {d.better_on} / {e.n} "
-                     f"| {d.verdict} | {'–' if needed is None else needed} |")
-    lines += ["", f"Per image, {candidate}'s score minus the other method's, on the same pairs: the mean with its "
-              "95% Student's t interval. ahead / behind: the interval excludes 0 (for CIEDE2000, lower is "
-              "better); not resolved: these pairs cannot tell the two apart. Pairs to resolve: how many pairs "
-              "a test set needs for a gap of this mean and spread to come out ahead or behind 4 times in 5 "
-              "(the t test's power at 95%)."]
-    atomic_write_text(out_dir / "paired.csv", buffer.getvalue())
-    atomic_write_text(out_dir / "paired.md", "\n".join(lines) + "\n")
-    return out_dir / "paired.md", out_dir / "paired.csv"
-
-
-def _csv_value(value: Any) -> str:
-    missing = value is None or (isinstance(value, float) and math.isnan(value))
-    return "" if missing else (f"{value:.6g}" if isinstance(value, float) else str(value))
-
-
-def _md_value(row: dict, key: str, decimals: int, footnotes: list[str]) -> str:
-    value = row.get(key)
-    if value is not None:
-        return f"{value:.{decimals}f}" if decimals else str(int(value))
-    reason = row.get("missing") or (missing_weights_message() if key == "fid" else "not measured")
-    if reason not in footnotes:
-        footnotes.append(reason)
-    return f"n/a [{footnotes.index(reason) + 1}]"
+    return label_columns(to_pil(comparison_grid(columns)), labels, size)

@@ -1,35 +1,31 @@
 """Evaluation: colorize every pair of a split and score the result against the real colors.
 
 The same function serves `sketchcolor evaluate`, the trainer's per-epoch validation and
-`compare`: a model is judged the same way wherever it is judged.
+`compare`: a model is judged the same way wherever it is judged, on what `colorize` writes
+for each page, fitted to the scored size by page.py as the truth is.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from PIL import Image
 from tqdm import tqdm
 
-from . import __version__
-from .atomic import atomic_write_text
-from .data import PairDataset
+from ..data import PagePair, PagePairs
+from ..errors import SketchcolorError
+from ..imageio import to_tensor
+from ..metrics import ciede2000, colorfulness, mean_abs_error, psnr, ssim
+from ..metrics import fid as fid_lib
+from ..metrics.lines import line_scores
+from ..page import fit, fit_pair
 from .grids import comparison_grid
-from .imageio import to_pil
-from .inference import Colorizer
-from .compose import SMOOTH_STEPS, keep_lines
-from .metrics import ciede2000, colorfulness, mean_abs_error, psnr, ssim
-from .metrics import fid as fid_lib
-from .metrics.lines import line_scores
 
 log = logging.getLogger("sketchcolor")
 LOWER_IS_BETTER = {"fid", "l1_mean", "ciede2000_mean"}
@@ -43,6 +39,9 @@ PER_IMAGE = {
     "colorfulness_generated": lambda gen, real: colorfulness(gen),
     "colorfulness_real": lambda gen, real: colorfulness(real),
 }
+# A method maps sketch pages to colored pages at their own size (a Colorizer, or a baseline).
+Method = Callable[[list[Image.Image]], list[Image.Image]]
+SCORED_SIZE = 256  # pages are scored fitted to 256 px: what the bundled model composes at (page.PAGE_SCALE)
 LINE_METRICS = ("line_precision", "line_recall", "line_f1")  # against the sketch: metrics/lines.py
 
 
@@ -82,56 +81,75 @@ def load_fid(weights: str | Path | None, device: torch.device, cache_dir: Path) 
     return FIDSetup(extractor, f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}", cache_dir)
 
 
+@dataclass
+class Scored:
+    """A batch as it is scored, every image fitted to the scored size by page.fit: the sketch
+    (B, 1, S, S), the real colors and the method's pages (B, 3, S, S), all in [-1, 1]."""
+
+    names: list[str]
+    sketch: torch.Tensor
+    real: torch.Tensor
+    generated: torch.Tensor
+
+
+def score_pages(method: Method, pairs: list[PagePair], size: int) -> Scored:
+    """What `method` gives a user for these pairs' sketches (full-size pages, as `colorize`
+    writes them), and their truth, fitted to `size` by the same code."""
+    outputs = method([pair.sketch for pair in pairs])
+    fitted = [fit_pair(pair.sketch, pair.color, size) for pair in pairs]
+    generated = [to_tensor(fit(page.convert("RGB"), size), 3) for page in outputs]
+    return Scored([pair.name for pair in pairs], torch.stack([to_tensor(s, 1) for s, _ in fitted]),
+                  torch.stack([to_tensor(c, 3) for _, c in fitted]), torch.stack(generated))
+
+
 @torch.no_grad()
 def evaluate(
-    colorizer: Colorizer,
-    dataset: PairDataset,
+    method: Method,
+    pairs: PagePairs,
     *,
+    size: int = SCORED_SIZE,
     fid: FIDSetup | None = None,
     batch_size: int = 8,
     limit: int | None = None,
     grid_count: int = 8,
     progress: bool = True,
 ) -> Evaluation:
-    """Colorize `dataset`'s sketches and score them; metrics are means over images (and stds for SSIM).
-
-    The output scored is what the colorizer's `lines` mode gives a user: with "keep", the
-    sketch's lines over the flattened colors; with "model", the network's own image.
-    """
-    count = len(dataset) if limit is None else min(limit, len(dataset))
-    subset = torch.utils.data.Subset(dataset, range(count))
-    loader = DataLoader(subset, batch_size=batch_size, shuffle=False)
+    """Colorize `pairs`' sketches as a user would and score them at `size`; metrics are means
+    over images (and stds for SSIM). `method` maps a list of pages to colored pages at their
+    own size: a Colorizer, or a baseline (baselines/)."""
+    pairs = pairs.limited(limit)
     scores: dict[str, list[float]] = {name: [] for name in [*PER_IMAGE, *LINE_METRICS]}
-    generated_features, real_features, grid_parts = [], [], []
-    real_stats_key = fid and fid_lib.statistics_key(dataset.fingerprint(), str(count), fid.weights_name)
+    generated_features, real_features, grid_parts, names = [], [], [], []
+    real_stats_key = fid and fid_lib.statistics_key(pairs.fingerprint(size), fid.weights_name)
     need_real = fid is not None and not (fid.cache_dir / f"{real_stats_key}.npz").exists()
-    for batch in tqdm(loader, desc="evaluating", leave=False, disable=not progress):
-        colors = colorize_as_user(colorizer, batch["sketch"])
-        generated = _quantize((colors + 1) / 2)  # what a saved PNG holds
-        real = ((batch["color"] + 1) / 2).to(generated.device)
+    bar = tqdm(total=len(pairs), desc="evaluating", leave=False, disable=not progress)
+    for batch in pairs.batches(batch_size):
+        scored = score_pages(method, batch, size)
+        generated, real = (scored.generated + 1) / 2, (scored.real + 1) / 2
         for name, function in PER_IMAGE.items():
-            scores[name] += function(generated, real).cpu().tolist()
-        for name, values in line_scores(generated, ((batch["sketch"] + 1) / 2).to(generated.device)).items():
-            scores[name] += values.cpu().tolist()
+            scores[name] += function(generated, real).tolist()
+        for name, values in line_scores(generated, (scored.sketch + 1) / 2).items():
+            scores[name] += values.tolist()
         if fid is not None:
-            generated_features.append(fid.extractor(generated).cpu().numpy())
+            generated_features.append(_features(fid, generated))
             if need_real:
-                real_features.append(fid.extractor(real).cpu().numpy())
-        if sum(len(part[0]) for part in grid_parts) < grid_count:
-            grid_parts.append((batch["sketch"], batch["color"], colors.cpu()))
+                real_features.append(_features(fid, real))
+        if sum(len(part.names) for part in grid_parts) < grid_count:
+            grid_parts.append(scored)
+        names += scored.names
+        bar.update(len(batch))
+    bar.close()
+    if not names:
+        raise SketchcolorError(f"no usable pairs to score in {pairs.label or 'the data'}")
     metrics = summarize(scores)
     metrics["fid"] = _fid(fid, real_stats_key, generated_features, real_features) if fid else None
-    metrics["n"] = count
-    return Evaluation(metrics, _grid(grid_parts, grid_count), scores, dataset.names[:count])
+    metrics["n"] = len(names)
+    return Evaluation(metrics, _grid(grid_parts, grid_count), scores, names)
 
 
-def colorize_as_user(colorizer, sketches: torch.Tensor) -> torch.Tensor:
-    """What a user of `colorize` gets for these sketches, at their size: with lines="keep",
-    the sketch's lines over the flattened colors; else the method's own output."""
-    colors = colorizer.colorize_tensors(sketches)
-    if getattr(colorizer, "lines", "model") == "keep":
-        colors = keep_lines(colors, sketches.to(colors.device), getattr(colorizer, "smooth", SMOOTH_STEPS))
-    return colors
+def _features(fid: FIDSetup, images: torch.Tensor) -> np.ndarray:
+    device = next(fid.extractor.parameters()).device
+    return fid.extractor(images.to(device)).cpu().numpy()
 
 
 def summarize(scores: dict[str, list[float]]) -> dict[str, float | None]:
@@ -155,45 +173,6 @@ def _fid(fid: FIDSetup, key: str, generated: list, real: list) -> float | None:
     return float(fid_lib.frechet_distance(*fid_lib.feature_statistics(features), *real_stats))
 
 
-def _quantize(image: torch.Tensor) -> torch.Tensor:
-    return (image.clamp(0, 1) * 255).round() / 255
-
-
-def _grid(parts: list[tuple[torch.Tensor, ...]], count: int) -> torch.Tensor:
-    columns = [torch.cat([part[i] for part in parts])[:count] for i in range(3)]
+def _grid(parts: list[Scored], count: int) -> torch.Tensor:
+    columns = [torch.cat([getattr(part, column) for part in parts])[:count] for column in ("sketch", "real", "generated")]
     return comparison_grid(columns)
-
-
-def write_report(evaluation: Evaluation, out_dir: Path, info: dict[str, Any], label: str) -> Path:
-    """Write metrics.json (one flat object), per_image.csv and grid.png (sketch | real | generated)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    flat = {**info, "version": __version__, **evaluation.metrics}
-    atomic_write_text(out_dir / "metrics.json", json.dumps(flat, indent=2))
-    write_per_image({label: evaluation}, out_dir)
-    to_pil(evaluation.grid).save(out_dir / "grid.png")
-    return out_dir / "metrics.json"
-
-
-def write_per_image(evaluations: dict[str, Evaluation], out_dir: Path) -> Path:
-    """per_image.csv: one row per method and image, with every per-image score, so the pages
-    a method fails on can be found, and methods compared on them with any tool."""
-    metrics = [*PER_IMAGE, *LINE_METRICS]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["method", "image", *metrics])
-    for method, evaluation in evaluations.items():
-        for i, name in enumerate(evaluation.names):
-            writer.writerow([method, name, *(f"{evaluation.per_image[m][i]:.6g}" for m in metrics)])
-    atomic_write_text(out_dir / "per_image.csv", buffer.getvalue())
-    return out_dir / "per_image.csv"
-
-
-def format_table(metrics: dict[str, Any]) -> str:
-    """The numeric metrics as an aligned two-column table."""
-    rows = [(k, v) for k, v in metrics.items() if isinstance(v, (int, float)) or v is None]
-    width = max(len(k) for k, _ in rows)
-    lines = [f"{'metric':<{width}}  value", f"{'-' * width}  {'-' * 10}"]
-    for key, value in rows:
-        shown = "null" if value is None else (f"{value:.4f}" if isinstance(value, float) else str(value))
-        lines.append(f"{key:<{width}}  {shown}")
-    return "\n".join(lines)

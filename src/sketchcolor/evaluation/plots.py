@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .errors import SketchcolorError
+from ..errors import SketchcolorError
 
 PANELS = (  # (title, source file, x key, series)
     ("FID (validation)", "metrics.jsonl", "epoch", ("fid",)),

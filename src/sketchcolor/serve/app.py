@@ -8,7 +8,6 @@ in, then decoded by `imageio.decode_image` under the same rules as files on disk
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import logging
 import tempfile
@@ -46,12 +45,12 @@ class Service:
         model_dir = resolve_model_dir(settings.model)
         device = resolve_device(settings.device)
         generator, config, info = load_model(model_dir, device=device)
+        # One colorizer for every request: lines and working size are options of each call.
         self.colorizer = Colorizer(generator, config, device=device, precision="auto")  # bf16 where native
         self.name = model_label(model_dir)
         self.info = info
         self.settings = settings
-        # The U-Net halves the image `depth` times, so working sizes are multiples of 2**depth.
-        self.size_multiple = 2 ** getattr(config.generator, "depth", 8)
+        self.size_multiple = self.colorizer.size_multiple
         self.pool = WorkerPool(settings.workers, settings.queue_size)
 
     def describe(self) -> dict:
@@ -72,12 +71,8 @@ class Service:
     def colorize_png(self, data: bytes, name: str, lines: str, size: int) -> bytes:
         """Runs on a pool thread: decode, colorize, encode."""
         sketch = decode_image(data, name, self.settings.max_pixels)
-        base = self.colorizer
-        config = dataclasses.replace(base.config, data=dataclasses.replace(base.config.data, size=size))
-        # A light per-request view of the one loaded generator: no shared state is changed.
-        colorizer = Colorizer(base.generator, config, device=base.device, lines=lines, precision=base.precision)
         buffer = io.BytesIO()
-        colorizer(sketch).save(buffer, format="PNG")
+        self.colorizer(sketch, lines=lines, size=size).save(buffer, format="PNG")
         return buffer.getvalue()
 
 

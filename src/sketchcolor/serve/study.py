@@ -29,6 +29,7 @@ from ..metrics import Estimate, mean_ci
 from ..errors import SketchcolorError
 from ..imageio import list_images, read_image
 from ..inference import Colorizer
+from ..page import shrink
 
 CRITERIA = ("naturalness", "saturation", "colorfulness")  # the paper's Table 3 columns
 SCORES = range(1, 6)
@@ -126,22 +127,14 @@ def build_study(db: Path, sketch_dir: Path, methods: Mapping[str, str | None], *
     if not paths:
         raise SketchcolorError(f"no images in {sketch_dir}")
     chosen = sorted(random.Random(seed).sample(paths, min(n, len(paths))))
-    sketches = {path.name: _shrink(read_image(path)) for path in chosen}
+    # The results are shown side by side on one screen: more pixels only cost time.
+    sketches = {path.name: shrink(read_image(path), STUDY_MAX_SIDE) for path in chosen}
     results = {}
     for name, source in methods.items():
         colorizer = Colorizer.from_pretrained(source, device=device)
         results[name] = colorizer(list(sketches.values()))
     write_study(db, sketches, results, {name: source or "bundled" for name, source in methods.items()})
     return len(sketches)
-
-
-def _shrink(image: Image.Image) -> Image.Image:
-    # The results are shown side by side on one screen: more pixels only cost time.
-    scale = STUDY_MAX_SIDE / max(image.size)
-    if scale >= 1:
-        return image
-    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    return image.resize(size, Image.Resampling.LANCZOS)
 
 
 class StudyStore:

@@ -1,4 +1,4 @@
-"""Sample grids (the paper's figs. 7-18: sketch | real | generated) and scalar logging."""
+"""Saving sample grids (the paper's figs. 7-18, drawn by validation.sample_grid) and scalar logging."""
 
 from __future__ import annotations
 
@@ -8,20 +8,7 @@ from pathlib import Path
 import torch
 
 from ..atomic import atomic_write_text
-from ..compose import render
-from ..grids import comparison_grid
 from ..imageio import to_pil
-
-
-@torch.no_grad()
-def sample_grid(generator: torch.nn.Module, sketches: torch.Tensor, colors: torch.Tensor,
-                output: str = "image") -> torch.Tensor:
-    """One row per pair: sketch (as RGB) | real color | generated page; returns (3, H, W) in [-1, 1]."""
-    was_training = generator.training
-    generator.eval()
-    generated = render(generator(sketches).float(), sketches, output)
-    generator.train(was_training)
-    return comparison_grid([sketches, colors, generated])
 
 
 def save_grid(grid: torch.Tensor, path: str | Path) -> None:
