@@ -46,6 +46,13 @@ def write_pairs(folder: Path, count: int, start: int = 0, size: int = 64) -> lis
     return paths
 
 
+@pytest.fixture(autouse=True)
+def no_fid_by_default(monkeypatch):
+    """FID and KID off unless a test turns them on: the `fid` extra is installed for the tests,
+    and an Inception pass per validation image would only slow every training test."""
+    monkeypatch.setenv("SKETCHCOLOR_FID_WEIGHTS", "off")
+
+
 @pytest.fixture
 def pair_root(tmp_path: Path) -> Path:
     """A dataset folder with train/ (16 pairs) and val/ (4 pairs)."""

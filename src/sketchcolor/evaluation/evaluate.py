@@ -28,7 +28,7 @@ from ..page import fit, fit_pair
 from .grids import comparison_grid
 
 log = logging.getLogger("sketchcolor")
-LOWER_IS_BETTER = {"fid", "l1_mean", "ciede2000_mean"}
+LOWER_IS_BETTER = {"fid", "kid", "l1_mean", "ciede2000_mean"}
 # Per-image metrics: name -> function of (generated, real) in [0, 1].
 PER_IMAGE = {
     "ssim": lambda gen, real: ssim(gen, real, channels="rgb"),
@@ -71,12 +71,16 @@ def is_better(metric: str, value: float | None, best: float | None) -> bool:
 
 
 def load_fid(weights: str | Path | None, device: torch.device, cache_dir: Path) -> FIDSetup | None:
-    """The FID extractor if its weights can be found, else None after one line saying where to put them."""
+    """The FID extractor if its weights can be found (explicit file, $SKETCHCOLOR_FID_WEIGHTS, the
+    hub cache, the `fid` extra), else None after one line saying how to get them."""
     path = fid_lib.find_fid_weights(weights)
+    if path is None and fid_lib.fid_turned_off(weights):
+        log.info("FID and KID are off (SKETCHCOLOR_FID_WEIGHTS=off)")
+        return None
     if path is None:
         log.warning("%s", fid_lib.missing_weights_message())
         return None
-    extractor = fid_lib.InceptionFeatures(path).to(device).eval()
+    extractor = fid_lib.fid_extractor(path).to(device).eval()
     stat = path.stat()  # identifies the weights in the statistics cache key without hashing 100 MB
     return FIDSetup(extractor, f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}", cache_dir)
 
@@ -120,8 +124,8 @@ def evaluate(
     pairs = pairs.limited(limit)
     scores: dict[str, list[float]] = {name: [] for name in [*PER_IMAGE, *LINE_METRICS]}
     generated_features, real_features, grid_parts, names = [], [], [], []
-    real_stats_key = fid and fid_lib.statistics_key(pairs.fingerprint(size), fid.weights_name)
-    need_real = fid is not None and not (fid.cache_dir / f"{real_stats_key}.npz").exists()
+    real_key = fid and fid_lib.statistics_key(pairs.fingerprint(size), fid.weights_name, "features")
+    need_real = fid is not None and not (fid.cache_dir / f"{real_key}.npz").exists()
     bar = tqdm(total=len(pairs), desc="evaluating", leave=False, disable=not progress)
     for batch in pairs.batches(batch_size):
         scored = score_pages(method, batch, size)
@@ -142,7 +146,7 @@ def evaluate(
     if not names:
         raise SketchcolorError(f"no usable pairs to score in {pairs.label or 'the data'}")
     metrics = summarize(scores)
-    metrics["fid"] = _fid(fid, real_stats_key, generated_features, real_features) if fid else None
+    metrics.update(_fid(fid, real_key, generated_features, real_features))
     metrics["n"] = len(names)
     return Evaluation(metrics, _grid(grid_parts, grid_count), scores, names)
 
@@ -162,15 +166,19 @@ def summarize(scores: dict[str, list[float]]) -> dict[str, float | None]:
     return out
 
 
-def _fid(fid: FIDSetup, key: str, generated: list, real: list) -> float | None:
+def _fid(fid: FIDSetup | None, key: str, generated: list, real: list) -> dict[str, Any]:
+    """FID and KID of the generated pages against the real ones (whose features are cached), and
+    how many images they rest on."""
+    if fid is None:
+        return {"fid": None, "kid": None, "fid_images": None}
     features = np.concatenate(generated) if generated else np.zeros((0, 2048))
     if len(features) < 2:
         log.warning("FID needs at least 2 images; reported as null")
-        return None
-    real_stats = fid_lib.cached_statistics(
-        fid.cache_dir, key, lambda: fid_lib.feature_statistics(np.concatenate(real))
-    )
-    return float(fid_lib.frechet_distance(*fid_lib.feature_statistics(features), *real_stats))
+        return {"fid": None, "kid": None, "fid_images": len(features)}
+    reference = fid_lib.cached_features(fid.cache_dir, key, lambda: np.concatenate(real))
+    statistics = fid_lib.feature_statistics(features), fid_lib.feature_statistics(reference)
+    return {"fid": fid_lib.frechet_distance(*statistics[0], *statistics[1]),
+            "kid": fid_lib.kernel_inception_distance(features, reference), "fid_images": len(features)}
 
 
 def _grid(parts: list[Scored], count: int) -> torch.Tensor:

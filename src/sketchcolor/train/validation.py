@@ -20,7 +20,7 @@ from ..inference import Colorizer
 from ..paths import default_cache_dir
 
 LOGGED = ("ssim_mean", "ssim_std", "ssim_luma_mean", "psnr_mean", "l1_mean", "ciede2000_mean",
-          "colorfulness_generated_mean", "line_f1_mean", "fid")
+          "colorfulness_generated_mean", "line_f1_mean", "fid", "kid")
 
 
 class Validator:
