@@ -350,13 +350,24 @@ def data_split(pairs_dir: Path, out_dir: Path, sketch_side: str) -> None:
 @click.argument("input_dir", type=click.Path(path_type=Path))
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
 @click.option("--size", default=None, type=int, help="Resize so the longer side is this many pixels.")
-def data_sketchify(input_dir: Path, out_dir: Path, size: int | None) -> None:
-    """Turn a folder of color images into side-by-side pairs with an XDoG line extractor."""
-    from .data.sketchify import XDoGParams, sketchify_folder
+@click.option("--sketches", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Pairs per image, each with its own lines: <stem>-s0.png, <stem>-s1.png, ... when above 1.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0),
+              help="The same seed draws the same sketches again.")
+@click.option("--style", "style_name", default="random", type=click.Choice(["random", "xdog-fixed"]),
+              show_default=True, help="random: ink (XDoG) or pencil lines drawn per sketch; "
+                                      "xdog-fixed: the one XDoG setting earlier versions used.")
+def data_sketchify(input_dir: Path, out_dir: Path, size: int | None, sketches: int, seed: int, style_name: str) -> None:
+    """Turn a folder of color images into side-by-side pairs (color left, sketch right)."""
+    from .data.sketchify import LineStyle, sketchify_folder
 
     if not input_dir.is_dir():
         raise SketchcolorError(f"input folder {input_dir} does not exist")
-    counts, skipped = sketchify_folder(input_dir, out_dir, XDoGParams(), size=size)
+    if style_name == "xdog-fixed" and sketches > 1:
+        raise SketchcolorError("--style xdog-fixed draws the same sketch every time: "
+                               "use --style random with --sketches")
+    style = LineStyle() if style_name == "random" else LineStyle.fixed()
+    counts, skipped = sketchify_folder(input_dir, out_dir, style, size=size, sketches=sketches, seed=seed)
     click.echo(", ".join(f"{name}: {count}" for name, count in counts.items()))
     if skipped:  # the rest were written; still say so in the exit code
         log.error("skipped %d unreadable files: %s", len(skipped), ", ".join(skipped))
