@@ -6,6 +6,7 @@
 # Budget and size are what two CPU cores afford in about an hour; change them here.
 #   bash docs/results/run_study.sh            # all runs (resumes any that were interrupted), then compare
 #   JOBS=1 bash docs/results/run_study.sh     # one training at a time
+#   ONLY="paper no-mish" bash docs/results/run_study.sh   # only these methods
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 STEPS=${STEPS:-1000}
@@ -40,7 +41,8 @@ declare -A METHODS=(
   [plain-l1-tv]="--config paper ${WIDTH[*]} --set generator.residual_from=$((DEPTH - 3)) --set loss.l1_power=1 --set loss.tv_power=1"
   [cyclegan]="--config cyclegan --set generator.ngf=16 --set generator.blocks=6 --set discriminator.ndf=32 --set train.image_pool=50 --set train.lr_decay_epochs=0"
 )
-ORDER=(paper pix2pix cyclegan no-residual no-mish no-penalty plain-l1-tv)
+# ONLY="paper pix2pix" runs (and compares) just those methods.
+read -r -a ORDER <<< "${ONLY:-paper pix2pix cyclegan no-residual no-mish no-penalty plain-l1-tv}"
 
 train_one() {
   local name=$1
