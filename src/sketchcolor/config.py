@@ -26,7 +26,7 @@ CHOICES = {
     ("loss", "gan_mode"): ("bce", "wgan-gp", "lsgan"),
     ("generator", "output"): ("image", "flat"),
     ("train", "trainer"): ("paired", "cyclegan"),
-    ("eval", "metric"): ("ssim_mean", "ssim_luma_mean", "psnr_mean", "l1_mean", "ciede2000_mean", "fid"),
+    ("eval", "metric"): ("ssim_mean", "ssim_luma_mean", "psnr_mean", "l1_mean", "ciede2000_mean", "fid", "kid"),
 }
 
 
