@@ -63,4 +63,4 @@ sketchcolor compare "${METHOD_DIRS[@]}" --data "$OPENMOJI" --split val --size $S
 # The anime images may not be redistributed: their grid stays in the run folder, only the tables are kept.
 sketchcolor compare "${METHOD_DIRS[@]}" --data "$SPLIT" --split val --size $SIZE --epochs 0,1,2,4 \
   --nst-steps 100 --style-data "$SPLIT" --out "$RUNS/anime-val"
-mkdir -p "$OUT/anime-val" && cp "$RUNS/anime-val/table.md" "$RUNS/anime-val/table.csv" "$OUT/anime-val/"
+mkdir -p "$OUT/anime-val" && cp "$RUNS/anime-val"/{table,paired}.{md,csv} "$OUT/anime-val/"
