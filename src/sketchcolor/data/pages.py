@@ -54,6 +54,10 @@ class PagePairs:
             if batch:
                 yield batch
 
+    def first(self, count: int) -> list[PagePair]:
+        """The first `count` readable pairs (for grids of samples)."""
+        return next(self.batches(max(1, count)), [])[:count]
+
     def _read(self, source: PairSource) -> PagePair | None:
         try:
             return PagePair(source.name, *load_pair(source, self.sketch_side))

@@ -137,7 +137,7 @@ def comparison_figure(methods: list[Method], pairs: PagePairs, size: int, epochs
                       lines: str, device: str) -> Image.Image:
     """Rows: the first `count` readable pairs. Columns: sketch, real, then each method (at
     each kept epoch asked for, then its final generator), with a label above each column."""
-    shown = next(pairs.batches(max(1, count)), [])[:count]
+    shown = pairs.first(count)
     first = score_pages(lambda pages: pages, shown, size)  # the sketch and truth, fitted as scored
     columns, labels = [first.sketch, first.real], ["sketch", "real"]
     for method in methods:

@@ -65,6 +65,6 @@ def sample_grid(generator: torch.nn.Module, config: Config, device: torch.device
                 count: int, size: int) -> torch.Tensor:
     """A grid of sketch | real | generated for the first `count` readable validation pairs,
     each as `colorize` gives it, fitted to `size`."""
-    shown = next(pairs.batches(max(1, count)), [])[:count]
+    shown = pairs.first(count)
     scored = score_pages(Colorizer(generator, config, device=device), shown, size)
     return comparison_grid([scored.sketch, scored.real, scored.generated])
