@@ -130,3 +130,79 @@ def test_augmentation_is_a_function_of_the_seed(pair_root, tiny_config):
     assert torch.equal(a["color"], b["color"]) and a["color"].shape == (3, 32, 32)
     crops = {dataset[(0, seed)]["color"].sum().item() for seed in range(8)}
     assert len(crops) > 1
+
+
+def write_colors(folder, count: int) -> None:
+    """Color-only images: the color halves of drawn pairs, as JPEG like the anime faces."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for index in range(count):
+        draw_pair(index)[1].save(folder / f"face_{index:03d}.jpg", quality=95)
+
+
+def test_color_only_images_train_on_fresh_sketches_each_epoch(tmp_path, tiny_config):
+    from sketchcolor.data import DataSource
+    from sketchcolor.imageio import INK_LEVEL
+
+    write_colors(tmp_path / "faces", 20)
+    config = tiny_config.data
+    config.color_val_count = 4
+    train, (val,) = train_val_sets([DataSource(tmp_path / "faces", colors=True)], config, seed=0)
+    assert len(val) == 4 and len(train) == 16 and not set(train.names) & {s.name for s in val.sources}
+    first, again, other = train[(0, 11)], train[(0, 11)], train[(0, 12)]
+    assert torch.equal(first["sketch"], again["sketch"])  # resumable: a function of the seed
+    assert not torch.equal(first["sketch"], other["sketch"])  # another epoch, other lines
+    ink = (first["sketch"] + 1) / 2 < INK_LEVEL
+    assert 0.005 < ink.float().mean() < 0.5  # outlines drawn, not a blank or black page
+    # validation pages keep one sketch per file, the one `data sketchify --seed 0` writes
+    page = next(val.batches(1))[0]
+    assert page.sketch.mode == "L" and np.asarray(page.sketch).min() < 128
+    assert np.array_equal(np.asarray(page.sketch), np.asarray(next(val.batches(1))[0].sketch))
+
+
+def test_colors_mix_with_pairs_and_keep_their_own_cache_entry(tmp_path, tiny_config):
+    from sketchcolor.data import DataSource
+
+    write_pairs(tmp_path / "pairs" / "train", 8)
+    write_colors(tmp_path / "faces", 10)
+    config = tiny_config.data
+    config.color_val_count = 2
+    sources = [DataSource(tmp_path / "pairs", repeat=2), DataSource(tmp_path / "faces", colors=True)]
+    train, val_sets = train_val_sets(sources, config, seed=0)
+    assert [len(v) for v in val_sets] == [1, 2]  # pairs hold out 8 // 5, colors color_val_count
+    assert len(train) == 7 * 2 + 8
+    # the same files read as pairs would be another decode: the cache keys must differ
+    from sketchcolor.data.cache import cache_key
+    from sketchcolor.data.sources import find_colors, find_pairs
+
+    folder = tmp_path / "pairs" / "train"
+    assert cache_key(find_pairs(folder), 32, "auto") != cache_key(find_colors(folder), 32, "auto")
+
+
+def test_train_cli_takes_color_only_folders(tmp_path):
+    from conftest import run_cli
+
+    write_pairs(tmp_path / "pairs" / "train", 6)
+    write_colors(tmp_path / "faces", 10)
+    result = run_cli("train", "--config", "tiny", "--data", tmp_path / "pairs", "--colors", f"{tmp_path / 'faces'}@2",
+                     "--out", tmp_path / "run", "--set", "data.color_val_count=2",
+                     "--set", f"data.cache_dir={tmp_path / 'cache'}", "--set", "train.epochs=1")
+    assert result.returncode == 0, result.stderr
+    assert "faces held out" in (tmp_path / "run" / "metrics.jsonl").read_text()  # validated on its held-out images
+    bad = run_cli("train", "--config", "tiny", "--data", tmp_path / "pairs", "--colors", f"{tmp_path / 'nope'}@x",
+                  "--out", tmp_path / "run2")
+    assert bad.returncode == 1 and bad.stderr.strip().splitlines()[-1].startswith("error: --colors")
+
+
+def test_evaluate_scores_a_color_only_folder_on_drawn_sketches(tmp_path):
+    import json
+
+    from conftest import run_cli
+
+    write_colors(tmp_path / "faces", 3)
+    result = run_cli("evaluate", "--baseline", "sketch", "--data", tmp_path / "faces", "--colors", "--size", "64",
+                     "--out", tmp_path / "report")
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "report" / "metrics.json").read_text())
+    # the floor is the drawn sketch itself: gray, so far from the colors it was drawn from
+    assert report["colors_only"] and report["n"] == 3
+    assert report["colorfulness_generated_mean"] < 1 < report["ciede2000_mean"]

@@ -28,10 +28,15 @@ def cli() -> None:
 @click.option("--data", "data_roots", required=True, multiple=True, metavar="DIR[@N]",
               help="Folder with train/ (and optionally val/) pairs. Repeat to mix sets; DIR@N repeats "
                    "DIR's pairs N times per epoch. Validation uses the first.")
+@click.option("--colors", "color_roots", multiple=True, metavar="DIR[@N]",
+              help="Folder of color-only images, mixed in as --data is: each sample's sketch is drawn "
+                   "afresh in a random line style (ink or pencil). Without a val/ split it holds out "
+                   "data.color_val_count images, scored on fixed drawn sketches.")
 @click.option("--out", "run_dir", required=True, type=click.Path(path_type=Path), help="Run folder to write.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a config value, e.g. train.lr=1e-4.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its latest state.")
-def train(config_name: str, data_roots: tuple[str, ...], run_dir: Path, overrides: tuple[str, ...], resume: bool) -> None:
+def train(config_name: str, data_roots: tuple[str, ...], color_roots: tuple[str, ...], run_dir: Path,
+          overrides: tuple[str, ...], resume: bool) -> None:
     """Train a colorizer on paired sketch/color data."""
     from .config import load_config
     from .data import DataSource
@@ -42,7 +47,9 @@ def train(config_name: str, data_roots: tuple[str, ...], run_dir: Path, override
         config = load_config(saved, list(overrides))
     else:
         config = load_config(config_name, list(overrides))
-    trainer = make_trainer(config, run_dir, [DataSource.parse(root) for root in data_roots])
+    sources = [DataSource.parse(root) for root in data_roots]
+    sources += [DataSource.parse(root, colors=True) for root in color_roots]
+    trainer = make_trainer(config, run_dir, sources)
     if resume and not trainer.resume():
         log.info("nothing to resume in %s: starting a new run", run_dir)
     trainer.fit()
@@ -112,8 +119,10 @@ def colorize(inputs: tuple[str, ...], out_dir: Path, model: str | None, device: 
               help="Score a floor instead of a model: `sketch` outputs the sketch itself.")
 @click.option("--aligned-only", is_flag=True,
               help="Only pairs that the data's manifest.json marks \"aligned\": true.")
+@click.option("--colors", "colors_only", is_flag=True,
+              help="DATA holds color-only images: each is scored on the sketch `data sketchify --seed 0` draws.")
 def evaluate(model, data_root, split, report_dir, fid_weights, limit, size, sketch_side, device, batch_size, lines,
-             baseline, aligned_only) -> None:
+             baseline, aligned_only, colors_only) -> None:
     """Score a model on a split: SSIM, PSNR, L1, colorfulness, CIEDE2000, line fidelity and FID.
     Writes REPORT/metrics.json (the means), per_image.csv (each image's scores) and grid.png."""
     from .baselines import BASELINES
@@ -136,11 +145,12 @@ def evaluate(model, data_root, split, report_dir, fid_weights, limit, size, sket
         colorizer = Colorizer.from_pretrained(model_dir, device=device, batch_size=batch_size, lines=lines,
                                               backend="torch", precision="fp32")
         label, source = model_label(model_dir), str(model_dir)
-    pairs = load_pages(data_root, split, sketch_side, aligned=aligned_only)
+    pairs = load_pages(data_root, split, sketch_side, aligned=aligned_only, colors=colors_only)
     fid = load_fid(fid_weights, resolve_device(device), default_cache_dir() / "fid")
     evaluation = run_evaluation(colorizer, pairs, size=size, fid=fid, batch_size=batch_size, limit=limit)
     info = {"model": source, "data": str(data_root), "split": split, "size": size,
-            "lines": "model" if baseline else lines, "aligned_only": aligned_only, "skipped": len(pairs.skipped)}
+            "lines": "model" if baseline else lines, "aligned_only": aligned_only, "colors_only": colors_only,
+            "skipped": len(pairs.skipped)}
     report_dir = report_dir or Path("reports") / f"{label}-{split}"
     write_report(evaluation, report_dir, info, label)
     click.echo(format_table(evaluation.metrics))
@@ -162,6 +172,8 @@ def evaluate(model, data_root, split, report_dir, fid_weights, limit, size, sket
 @click.option("--candidate", default=None,
               help="The method (as given in METHODS) that paired.md sets against each other one [default: the last].")
 @click.option("--aligned-only", is_flag=True, help="Only pairs the data's manifest.json marks aligned.")
+@click.option("--colors", "colors_only", is_flag=True,
+              help="DATA holds color-only images: each is scored on the sketch `data sketchify --seed 0` draws.")
 @click.option("--fid-weights", type=click.Path(path_type=Path), default=None)
 @click.option("--device", default="auto", show_default=True)
 @click.option("--batch-size", default=8, show_default=True)
@@ -171,7 +183,7 @@ def evaluate(model, data_root, split, report_dir, fid_weights, limit, size, sket
 @click.option("--vgg-weights", type=click.Path(path_type=Path), default=None,
               help="nst: vgg19-dcbb9e9d.pth (else $SKETCHCOLOR_VGG19_WEIGHTS or the torch hub cache).")
 def compare(methods, data_root, split, report_dir, epochs, limit, size, sketch_side, lines, grid_count, candidate,
-            aligned_only, fid_weights, device, batch_size, style_data, nst_steps, vgg_weights) -> None:
+            aligned_only, colors_only, fid_weights, device, batch_size, style_data, nst_steps, vgg_weights) -> None:
     """Score METHODS on the same pairs: run folders, model folders, or the baselines `sketch`
     (the sketch itself) and `nst` (Neural Style Transfer). Writes REPORT/table.md, table.csv,
     per_image.csv (every score of every method on every image) and a labelled grid.png, and
@@ -197,12 +209,13 @@ def compare(methods, data_root, split, report_dir, epochs, limit, size, sketch_s
     resolved = [resolve_method(m, device=device, lines=lines, batch_size=batch_size, data=style_data or data_root,
                                steps=nst_steps, size=size, vgg_weights=vgg_weights) for m in methods]
     distinct_labels(resolved)
-    pairs = load_pages(data_root, split, sketch_side, aligned=aligned_only)
+    pairs = load_pages(data_root, split, sketch_side, aligned=aligned_only, colors=colors_only)
     fid = load_fid(fid_weights, resolve_device(device), default_cache_dir() / "fid")
     rows, grid = run_compare(resolved, pairs, size=size, fid=fid, limit=limit, batch_size=batch_size, epochs=kept,
                              grid_count=grid_count, lines=lines, device=device)
     report_dir = report_dir or Path("reports") / f"compare-{split}"
-    notes = [f"Data: {data_root} ({split}{', aligned only' if aligned_only else ''}), {size} px, lines {lines}."]
+    kind = ", aligned only" if aligned_only else ", color-only with drawn sketches" if colors_only else ""
+    notes = [f"Data: {data_root} ({split}{kind}), {size} px, lines {lines}."]
     table, _ = write_tables(rows, report_dir, notes)
     grid.save(report_dir / "grid.png")
     per_image = write_per_image({row["method"]: row["evaluation"] for row in rows if "evaluation" in row}, report_dir)

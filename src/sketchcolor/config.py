@@ -40,6 +40,7 @@ class DataConfig:
     line_jitter: float = 0.0  # probability of thicker or thinner sketch lines
     paper_jitter: float = 0.0  # probability of paper tone, grain and pencil-light lines on the sketch
     val_count: int = 8  # pairs held out of train/ for sample grids when there is no val/
+    color_val_count: int = 300  # images a color-only set (--colors) holds out by file when it has no val/
     grid_count: int = 8  # validation pairs shown in each epoch's sample grid
     num_workers: int = 2  # DataLoader worker processes (0: load in the training process)
     cache_dir: str | None = None  # decoded-pair cache; None: $XDG_CACHE_HOME/sketchcolor
@@ -104,6 +105,9 @@ class TrainConfig:
     log_every_steps: int = 10  # TensorBoard scalar interval
     amp: bool = True  # mixed precision on CUDA (bf16, else fp16 with a grad scaler)
     amp_on_cpu: bool = False  # bf16 autocast on the CPU too: faster, not bit-exact (measured: benchmarks/README.md)
+    # torch.compile the networks' training forwards (not the gradient penalty's: compiled graphs
+    # have no double backward). Not bit-exact with eager; measured in benchmarks/README.md.
+    compile: bool = False
     sync_batchnorm: bool = False  # under torchrun: batch-norm statistics over the global batch
     keep_epochs: list[int] = field(default_factory=list)  # also keep the generator after these epochs
     # (0: before training) in epochs/epoch_NNNN/, for `compare --epochs` grids over training

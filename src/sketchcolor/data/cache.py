@@ -43,6 +43,8 @@ def cache_key(sources: list[PairSource], size: int, sketch_side: str) -> str:
             if path is not None:
                 stat = path.stat()
                 digest.update(f"|{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+        if source.drawn:  # the same file as a color-only image decodes to another pair
+            digest.update(b"|drawn")
     return digest.hexdigest()[:24]
 
 

@@ -2,7 +2,8 @@
 
 Each sample's augmentation is drawn from a seed that the sampler hands out with its
 index, so the same (epoch, position) gets the same crop and flip whether training ran
-straight through, was resumed, or loads in worker processes.
+straight through, was resumed, or loads in worker processes. Color-only images get their
+sketch drawn from that seed too: fresh lines, in a random style, every epoch.
 """
 
 from __future__ import annotations
@@ -20,21 +21,25 @@ from ..errors import SketchcolorError
 from .augment import Jitter, augment
 from .cache import DecodedPairs, load_decoded
 from .pages import PagePairs, held_out, load_pages
-from .sources import PairSource, aligned_only, find_pairs, split_dir
+from .sketchify import LineStyle, redraw_sketch
+from .sources import PairSource, aligned_only, find_colors, find_pairs, split_dir
 
 
 class PairDataset(Dataset):
     """Aligned (sketch, color) pairs as tensors in [-1, 1]: sketch (1, S, S), color (3, S, S).
 
     Indexed by an int (evaluation: the centre crop) or by (index, seed) from EpochSampler
-    (training: the augmentation drawn from that seed).
+    (training: the augmentation drawn from that seed). With `redraw`, training samples get a
+    sketch drawn from their colors in that line style, from the same seed.
     """
 
-    def __init__(self, decoded: DecodedPairs, *, size: int, jitter: Jitter | None = None, indices=None) -> None:
+    def __init__(self, decoded: DecodedPairs, *, size: int, jitter: Jitter | None = None, indices=None,
+                 redraw: LineStyle | None = None) -> None:
         self.decoded = decoded
         self.size = size
         self.jitter = jitter or Jitter(size)
         self.indices = list(range(len(decoded.names)) if indices is None else indices)
+        self.redraw = redraw
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -53,6 +58,8 @@ class PairDataset(Dataset):
         index, seed = item if isinstance(item, tuple) else (item, None)
         pixels = np.asarray(self.decoded.array[self.indices[index]])
         if seed is not None:
+            if self.redraw is not None:  # its own stream: the crop and flip stay as without it
+                pixels = redraw_sketch(pixels, (seed, 1), self.redraw)
             tensor = augment(pixels, self.jitter, np.random.default_rng(seed)) * 2 - 1
         else:
             offset = (pixels.shape[0] - self.size) // 2  # evaluation: the centre crop
@@ -133,21 +140,24 @@ class EpochSampler(Sampler):
 
 @dataclass(frozen=True)
 class DataSource:
-    """A dataset folder and how many times its training pairs are repeated per epoch."""
+    """A dataset folder, how many times its training pairs are repeated per epoch, and
+    whether it holds color-only images (sketches drawn for them) rather than pairs."""
 
     root: Path
     repeat: int = 1
+    colors: bool = False
 
     @classmethod
-    def parse(cls, text: str | Path) -> "DataSource":
+    def parse(cls, text: str | Path, *, colors: bool = False) -> "DataSource":
         """`DIR` or `DIR@N` (repeat N times); a path that exists as written is never split."""
         path = Path(text)
         folder, sep, count = str(text).rpartition("@")
         if path.exists() or not sep:
-            return cls(path)
+            return cls(path, colors=colors)
         if not count.isdigit() or int(count) < 1:
-            raise SketchcolorError(f"--data {text}: the repeat after @ must be a whole number of at least 1")
-        return cls(Path(folder), int(count))
+            option = "--colors" if colors else "--data"
+            raise SketchcolorError(f"{option} {text}: the repeat after @ must be a whole number of at least 1")
+        return cls(Path(folder), int(count), colors)
 
 
 def load_split(root: str | Path, split: str, data_config, *, augment: bool, aligned: bool = False) -> PairDataset:
@@ -158,22 +168,26 @@ def load_split(root: str | Path, split: str, data_config, *, augment: bool, alig
     return _decoded_set(pairs, folder, data_config, augment=augment)
 
 
-def _decoded_set(pairs: list[PairSource], folder: Path, data_config, *, augment: bool) -> PairDataset:
+def _decoded_set(pairs: list[PairSource], folder: Path, data_config, *, augment: bool,
+                 redraw: bool = False) -> PairDataset:
     decode_size = (data_config.load_size or data_config.size) if augment else data_config.size
     decoded = load_decoded(
         pairs, decode_size, data_config.sketch_side, data_config.cache_dir, data_config.num_workers
     )
     if not decoded.names:
         raise SketchcolorError(f"no usable image pairs in {folder}")
-    return PairDataset(decoded, size=data_config.size, jitter=Jitter.from_config(data_config) if augment else None)
+    return PairDataset(decoded, size=data_config.size, jitter=Jitter.from_config(data_config) if augment else None,
+                       redraw=LineStyle() if redraw and augment else None)
 
 
 def train_val_sets(sources: str | Path | list[DataSource], data_config, seed: int) -> tuple[Dataset, list[PagePairs]]:
     """The train set and the validation sets, each kept as pages (data/pages.py).
 
-    Every source with a `val/` split gives one validation set; a first source without one
+    Every source with a `val/` split gives one validation set. A first source without one
     holds out `data_config.val_count` of its train pairs (by file) instead, so a plain folder
-    of pairs can be trained on. The train set mixes all sources, each repeated as asked.
+    of pairs can be trained on; a color-only source without one holds out
+    `data_config.color_val_count` images, scored on their fixed drawn sketches. The train
+    set mixes all sources, each repeated as asked.
     """
     if not isinstance(sources, list):
         sources = [DataSource(Path(sources))]
@@ -181,13 +195,14 @@ def train_val_sets(sources: str | Path | list[DataSource], data_config, seed: in
     val_sets: list[PagePairs] = []
     for index, source in enumerate(sources):
         folder = split_dir(source.root, "train")
-        pairs = find_pairs(folder)
+        pairs = find_colors(folder) if source.colors else find_pairs(folder)
         if (source.root / "val").is_dir():
-            val_sets.append(load_pages(source.root, "val", data_config.sketch_side))
-        elif index == 0:
-            pairs, kept = held_out(pairs, max(1, min(data_config.val_count, len(pairs) // 5)), seed)
+            val_sets.append(load_pages(source.root, "val", data_config.sketch_side, colors=source.colors))
+        elif index == 0 or source.colors:
+            count = data_config.color_val_count if source.colors else data_config.val_count
+            pairs, kept = held_out(pairs, max(1, min(count, len(pairs) // 5)), seed)
             val_sets.append(PagePairs(kept, data_config.sketch_side, f"{folder.parent.name}/{folder.name} held out"))
-        parts.append((_decoded_set(pairs, folder, data_config, augment=True), source.repeat))
+        parts.append((_decoded_set(pairs, folder, data_config, augment=True, redraw=source.colors), source.repeat))
     if len(parts) == 1 and parts[0][1] == 1:
         return parts[0][0], val_sets
     return MixedPairs(parts), val_sets

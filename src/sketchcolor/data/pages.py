@@ -15,7 +15,7 @@ from PIL import Image
 from ..errors import SketchcolorError
 from ..imageio import ImageReadError
 from .cache import cache_key
-from .sources import BadPairError, PairSource, aligned_only, find_pairs, load_pair, split_dir
+from .sources import BadPairError, PairSource, aligned_only, find_colors, find_pairs, load_pair, split_dir
 
 log = logging.getLogger("sketchcolor")
 
@@ -68,10 +68,13 @@ class PagePairs:
             return None
 
 
-def load_pages(root: str | Path, split: str, sketch_side: str = "auto", *, aligned: bool = False) -> PagePairs:
-    """`root/split` as PagePairs; `aligned` keeps only the pairs a manifest marks pixel-aligned."""
+def load_pages(root: str | Path, split: str, sketch_side: str = "auto", *, aligned: bool = False,
+               colors: bool = False) -> PagePairs:
+    """`root/split` as PagePairs; `aligned` keeps only the pairs a manifest marks pixel-aligned;
+    `colors`: the folder holds color-only images, each scored on its fixed drawn sketch."""
     folder = split_dir(root, split)
-    pairs = aligned_only(find_pairs(folder), folder) if aligned else find_pairs(folder)
+    pairs = find_colors(folder) if colors else find_pairs(folder)
+    pairs = aligned_only(pairs, folder) if aligned else pairs
     return PagePairs(pairs, sketch_side, f"{folder.parent.name}/{folder.name}")
 
 

@@ -219,6 +219,20 @@ def random_sketch(image: Image.Image, seed: Seed, style: LineStyle = LineStyle()
     return _to_image(params.lines(_gray(image)).clamp(0, 1) * paper)
 
 
+def file_seed(stem: str, seed: int = 0, sketch: int = 0) -> tuple[int, int, int]:
+    """The seed of sketch number `sketch` of the file named `stem`: it depends on the name, not
+    the file's place in its folder, so adding images leaves the others' sketches alone. The
+    same as `data sketchify --seed` uses, so a color-only validation set is scored on exactly
+    the sketches that command writes."""
+    return seed, zlib.crc32(stem.encode()), sketch  # crc32: stable across runs, unlike hash()
+
+
+def redraw_sketch(pixels: np.ndarray, seed: Seed, style: LineStyle = LineStyle()) -> np.ndarray:
+    """(H, W, 4) uint8 (sketch, r, g, b) with the sketch channel drawn afresh from the colors."""
+    sketch = random_sketch(Image.fromarray(np.ascontiguousarray(pixels[:, :, 1:])), seed, style)
+    return np.concatenate([np.asarray(sketch)[:, :, None], pixels[:, :, 1:]], axis=2)
+
+
 def _gray(image: Image.Image) -> torch.Tensor:
     return torch.from_numpy(np.asarray(image.convert("L"), dtype=np.float32) / 255.0)
 
@@ -239,8 +253,7 @@ def sketchify_folder(
     """Write side-by-side pairs (color left, sketch right) for every image in `input_dir`.
 
     One sketch writes `<stem>.png`; several write `<stem>-s0.png`, `<stem>-s1.png`, ...
-    Sketch j of an image uses the seed (seed, hash of the stem, j): it depends on the file's
-    name, not its place in the folder, so adding images leaves the others' sketches alone.
+    Sketch j of an image uses the seed `file_seed(stem, seed, j)`.
     `size`, when given, scales each image so its longer side is `size` pixels. Unreadable
     files (and a second file with an already used stem) are skipped, never fatal.
     Returns ({"images": n, "pairs": n, "skipped": n}, names of the skipped files).
@@ -266,10 +279,9 @@ def sketchify_folder(
         except ImageReadError:
             skipped.append(path.name)
             continue
-        key = zlib.crc32(path.stem.encode())  # stable across runs, unlike hash()
         for j in range(sketches):
             name = f"{path.stem}.png" if sketches == 1 else f"{path.stem}-s{j}.png"
-            join_pair(random_sketch(color, (seed, key, j), style), color).save(out_dir / name)
+            join_pair(random_sketch(color, file_seed(path.stem, seed, j), style), color).save(out_dir / name)
         stems.add(path.stem)
     return {"images": len(stems), "pairs": len(stems) * sketches, "skipped": len(skipped)}, skipped
 

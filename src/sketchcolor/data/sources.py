@@ -1,10 +1,12 @@
 """Finding pairs on disk and decoding one pair into aligned sketch/color arrays.
 
-Two layouts are understood:
+Two layouts of pairs are understood:
 - side-by-side files (the paper's Kaggle set: color on the left, sketch on the right;
   the sketch half is found by saturation unless `sketch_side` says otherwise);
 - paired folders: `sketch/` and `color/` with files matched by stem.
-A split folder (`DIR/train`, `DIR/val`, `DIR/test`) may hold either layout.
+A split folder (`DIR/train`, `DIR/val`, `DIR/test`) may hold either layout. A folder of
+color-only images (`find_colors`) gives pairs too: their sketches are drawn from the colors
+(sketchify.random_sketch), one fixed sketch per file here, afresh per sample in training.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from PIL import Image
 from ..errors import SketchcolorError
 from ..imageio import ImageReadError, list_images, read_image, split_pair
 from ..page import fit_pair
+from .sketchify import file_seed, random_sketch
 
 # A "color" image is really grayscale when fewer than MIN_COLORED_FRACTION of its pixels
 # have a chroma (max - min channel, 0-255) of at least COLORED_CHROMA. Chroma rather than
@@ -33,10 +36,12 @@ MAX_HALF_ASPECT = 4.0
 
 @dataclass(frozen=True)
 class PairSource:
-    """Where one pair lives: a side-by-side file, or a sketch file plus a color file."""
+    """Where one pair lives: a side-by-side file, a sketch file plus a color file, or a
+    color-only file whose sketch is drawn (`drawn`)."""
 
     path: Path
     color_path: Path | None = None
+    drawn: bool = False
 
     @property
     def name(self) -> str:
@@ -73,6 +78,14 @@ def find_pairs(folder: str | Path) -> list[PairSource]:
     return pairs
 
 
+def find_colors(folder: str | Path) -> list[PairSource]:
+    """Every image in a folder of color-only images, as pairs with drawn sketches."""
+    sources = [PairSource(path, drawn=True) for path in list_images(folder)]
+    if not sources:
+        raise SketchcolorError(f"no images found in {folder}")
+    return sources
+
+
 def aligned_only(pairs: list[PairSource], folder: str | Path) -> list[PairSource]:
     """The pairs that a `manifest.json` (in the folder or up to two levels above it) marks
     `"aligned": true`: only those are fit for pixel metrics. Entries name files relative to
@@ -97,7 +110,10 @@ def aligned_only(pairs: list[PairSource], folder: str | Path) -> list[PairSource
 
 def load_pair(source: PairSource, sketch_side: str = "auto") -> tuple[Image.Image, Image.Image]:
     """Read a pair as (sketch, color) PIL images, rejecting unusable ones with BadPairError."""
-    if source.color_path is not None:
+    if source.drawn:  # the sketch `data sketchify --seed 0` writes for this file
+        color = read_image(source.path)
+        sketch = random_sketch(color, file_seed(source.path.stem))
+    elif source.color_path is not None:
         sketch, color = read_image(source.path), read_image(source.color_path)
     else:
         image = read_image(source.path)

@@ -17,6 +17,7 @@ import contextlib
 import logging
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -62,6 +63,7 @@ class Trainer:
         self.validator = Validator(config, self.run_dir, self.device) if self.dist.is_main and data is not None else None
         self.scalar_log: ScalarLog | None = None
         self._stop_signal: int | None = None
+        self._compiled: dict[int, Callable] = {}
 
     def new_state(self) -> TrainState:
         """The state a new run starts from (a trainer with more networks extends it)."""
@@ -81,6 +83,15 @@ class Trainer:
     def best(self) -> float | None:
         return self.state.best
 
+    def _fast(self, module: torch.nn.Module) -> Callable:
+        """`module`'s forward for the training step: compiled when `train.compile` (once per
+        module; the module itself, which is saved and validated, stays eager)."""
+        if not self.config.train.compile:
+            return module
+        if id(module) not in self._compiled:
+            self._compiled[id(module)] = torch.compile(module)
+        return self._compiled[id(module)]
+
     def _autocast(self):
         if not self.use_amp:
             return contextlib.nullcontext()
@@ -91,8 +102,8 @@ class Trainer:
         """Update D on real and (detached) generated colors, eq. 9-12."""
         cfg, discriminator = self.config.loss, self.state.discriminator
         with self._autocast():
-            real_logits = discriminator(sketch, color).float()
-            fake_logits = discriminator(sketch, fake.detach()).float()
+            real_logits = self._fast(discriminator)(sketch, color).float()
+            fake_logits = self._fast(discriminator)(sketch, fake.detach()).float()
         penalty = torch.zeros((), device=self.device)
         if cfg.gp_weight > 0:  # in fp32: the penalty's second-order gradients are fragile in half precision
             penalty = losses.gradient_penalty(lambda c: discriminator(sketch, c), color, fake.float())
@@ -108,7 +119,7 @@ class Trainer:
         discriminator = self.state.discriminator
         discriminator.requires_grad_(False)
         with self._autocast():
-            fake_logits = discriminator(sketch, fake).float()
+            fake_logits = self._fast(discriminator)(sketch, fake).float()
         terms = losses.generator_loss(fake_logits, fake.float(), color, self.config.loss, painted=painted.float())
         self._update(self.state.generator, self.state.g_opt, terms.total)
         discriminator.requires_grad_(True)
@@ -126,7 +137,7 @@ class Trainer:
         sketch = batch["sketch"].to(self.device, non_blocking=True, memory_format=self.layout)
         color = batch["color"].to(self.device, non_blocking=True, memory_format=self.layout)
         with self._autocast():
-            painted = state.generator(sketch)
+            painted = self._fast(state.generator)(sketch)
             fake = render(painted, sketch, self.config.generator.output)
         d_terms = self.d_step(sketch, color, fake)
         g_terms = self.g_step(sketch, color, fake, painted)
