@@ -125,3 +125,42 @@ def test_list_config_values_are_checked():
     assert load_config("tiny", ["train.keep_epochs=[1, 5]"]).train.keep_epochs == [1, 5]
     with pytest.raises(SketchcolorError, match=r"train.keep_epochs\[1\] must be int"):
         load_config("tiny", ["train.keep_epochs=[1, late]"])
+
+
+def write_per_image_csv(path, scores: dict[str, dict[str, np.ndarray]], start: int) -> None:
+    """A compare report's per_image.csv for the given methods' scores on pages start, start + 1, ..."""
+    from sketchcolor.evaluation.evaluate import LINE_METRICS, PER_IMAGE
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    metrics = [*PER_IMAGE, *LINE_METRICS]
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["method", "image", *metrics])
+        for method, values in scores.items():
+            for i in range(len(values["ciede2000"])):
+                writer.writerow([method, f"page{start + i}.png", *(values[m][i] if m in values else 1.0
+                                                                  for m in metrics)])
+
+
+def test_pool_pairs_pages_across_reports_and_settles_what_each_alone_cannot(tmp_path):
+    rng = np.random.default_rng(1)
+    for index, (start, count) in enumerate([(0, 12), (100, 30)]):
+        pages = rng.uniform(10, 30, count)
+        floor = {"ciede2000": pages, "ssim": rng.uniform(0.5, 0.9, count), "psnr": np.full(count, 12.0)}
+        model = {"ciede2000": pages - 0.3 + rng.normal(0, 0.6, count), "ssim": floor["ssim"], "psnr": floor["psnr"]}
+        write_per_image_csv(tmp_path / f"set{index}" / "per_image.csv", {"floor": floor, "model": model}, start)
+    result = run_cli("pool", tmp_path / "set0", tmp_path / "set1", "--out", tmp_path / "pooled")
+    assert result.returncode == 0, result.stderr
+    rows = {row["metric"]: row for row in csv.DictReader(open(tmp_path / "pooled" / "paired.csv"))}
+    assert rows["ciede2000"]["n"] == "42" and rows["ciede2000"]["against"] == "floor"
+    assert rows["ciede2000"]["verdict"] == "ahead" and rows["ssim"]["verdict"] == "not resolved"
+    from sketchcolor.evaluation.compare import differences_between
+    from sketchcolor.evaluation.reports import read_per_image
+
+    alone = differences_between(read_per_image([tmp_path / "set0" / "per_image.csv"]), "model")
+    assert next(d for d in alone if d.metric == "ciede2000").verdict == "not resolved"  # 12 pages: too few
+    # files whose methods scored different pages cannot be paired
+    with open(tmp_path / "set1" / "per_image.csv", "a") as handle:
+        handle.write("model,extra.png" + ",1" * 10 + "\n")
+    bad = run_cli("pool", tmp_path / "set0", tmp_path / "set1", "--out", tmp_path / "pooled2")
+    assert bad.returncode == 1 and "did not score the same images" in bad.stderr

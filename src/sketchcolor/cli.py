@@ -389,6 +389,25 @@ def data_sketchify(input_dir: Path, out_dir: Path, size: int | None, sketches: i
 
 
 @cli.command()
+@click.argument("reports", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Folder for paired.md/csv.")
+@click.option("--candidate", default=None, help="The method set against the others [default: the last in the files].")
+def pool(reports: tuple[Path, ...], out_dir: Path, candidate: str | None) -> None:
+    """Pool the pages of several `compare` reports (the same methods on different test sets)
+    and set the candidate against each other method page by page, as compare's paired.md."""
+    from .evaluation.compare import differences_between
+    from .evaluation.reports import read_per_image, write_paired
+
+    pooled = read_per_image([report / "per_image.csv" if report.is_dir() else report for report in reports])
+    candidate = candidate or list(pooled)[-1]
+    if candidate not in pooled:
+        raise click.BadParameter(f"{candidate!r} is not one of {', '.join(pooled)}", param_hint="--candidate")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paired, _ = write_paired(differences_between(pooled, candidate), candidate, out_dir)
+    click.echo(paired.read_text())
+
+
+@cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback by default).")
 @click.option("--port", default=8000, show_default=True)
 @click.option("--model", default=None, help="Model directory or run folder (default: the bundled model).")

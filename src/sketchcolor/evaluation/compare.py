@@ -119,7 +119,13 @@ def paired_differences(rows: list[dict], candidate: str) -> list[PairedDifferenc
     """The method labelled `candidate` against every other method that ran, per image: a gap
     between two means over a few dozen pages can be noise, and pairing removes the part of
     the spread that comes from some pages being harder than others for every method."""
-    ran = {row["method"]: row["evaluation"].per_image for row in rows if "evaluation" in row}
+    return differences_between({row["method"]: row["evaluation"].per_image for row in rows if "evaluation" in row},
+                               candidate)
+
+
+def differences_between(ran: dict[str, dict[str, list[float]]], candidate: str) -> list[PairedDifference]:
+    """`paired_differences` on per-image scores (method -> metric -> scores, the same images
+    in the same order for every method), e.g. several reports' per_image.csv pooled."""
     ours = ran[candidate]
     differences = []
     for other, theirs in ran.items():

@@ -12,6 +12,7 @@ from typing import Any
 
 from .. import __version__
 from ..atomic import atomic_write_text
+from ..errors import SketchcolorError
 from ..imageio import to_pil
 from ..metrics import missing_weights_message
 from .compare import PAIRED_METRICS, PairedDifference
@@ -54,6 +55,31 @@ def write_per_image(evaluations: dict[str, Evaluation], out_dir: Path) -> Path:
             writer.writerow([method, name, *(f"{evaluation.per_image[m][i]:.6g}" for m in metrics)])
     atomic_write_text(out_dir / "per_image.csv", buffer.getvalue())
     return out_dir / "per_image.csv"
+
+
+def read_per_image(paths: list[Path]) -> dict[str, dict[str, list[float]]]:
+    """Several per_image.csv files pooled: method -> metric -> scores, file after file. Every
+    method must have scored the same images as the others in each file, so that the pooled
+    scores still pair up image by image."""
+    pooled: dict[str, dict[str, list[float]]] = {}
+    for path in paths:
+        try:
+            with open(path, newline="") as handle:
+                rows = list(csv.DictReader(handle))
+        except OSError as err:
+            raise SketchcolorError(f"cannot read {path}: {err.strerror}") from None
+        images: dict[str, list[str]] = {}
+        for row in rows:
+            images.setdefault(row["method"], []).append(row["image"])
+        if not images or len({tuple(names) for names in images.values()}) != 1:
+            raise SketchcolorError(f"{path}: the methods did not score the same images")
+        if pooled and set(images) != set(pooled):
+            raise SketchcolorError(f"{path}: methods {sorted(images)}, not the {sorted(pooled)} of the files before")
+        for row in rows:
+            scores = pooled.setdefault(row["method"], {})
+            for metric in (*PER_IMAGE, *LINE_METRICS):
+                scores.setdefault(metric, []).append(float(row[metric]))
+    return pooled
 
 
 def format_table(metrics: dict[str, Any]) -> str:
