@@ -132,7 +132,23 @@ def large_page_table(results: Path) -> str:
     return table(["page", "`--detail`", "wall time", "peak RSS", "output", "lines kept"], rows)
 
 
-BLOCKS: dict[str, Callable[[Path], str]] = {"cpu": cpu_tables, "large-page": large_page_table}
+TRAIN_MODES = ("fp32", "bf16", "fp32_compiled", "bf16_compiled")
+
+
+def training_table(results: Path) -> str:
+    """Training images/s of every benchmarked preset and size, in each mode that was measured."""
+    rows = []
+    for path in sorted(results.glob("cpu-*.json")):
+        run = json.loads(path.read_text())
+        fp32 = run["train_images_per_s_bs4_fp32"]
+        cells = [f"{speed:.2f} ({speed / fp32:.2f}x)" if (speed := run.get(f"train_images_per_s_bs4_{mode}")) else "-"
+                 for mode in TRAIN_MODES]
+        rows.append([f"`{run['preset']}`", f"{run['size']} px", *cells])
+    return table(["preset", "size", *(f"{mode.replace('_', ' ')} img/s (x fp32)" for mode in TRAIN_MODES)], rows)
+
+
+BLOCKS: dict[str, Callable[[Path], str]] = {"cpu": cpu_tables, "training": training_table,
+                                            "large-page": large_page_table}
 
 
 def render(readme: str, results: Path) -> str:
