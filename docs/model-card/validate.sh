@@ -14,16 +14,15 @@ PREVIOUS=${PREVIOUS:-}
 MODEL=${MODEL:-$RUNS/default-stage3}
 OUT=${OUT:-$RUNS/validation}
 
-# The held-out faces as a folder of links: held_out() with the training seed, as train_val_sets draws them.
+# The held-out faces as a folder of links: the training's own hold-out (seed 0, as train.seed).
 python - "$FACES" "$RUNS/faces-split/val" <<'PY'
 import sys
 from pathlib import Path
 from sketchcolor.config import DataConfig
-from sketchcolor.data.pages import held_out
+from sketchcolor.data.dataset import validation_hold_out
 from sketchcolor.data.sources import find_colors
 faces, out = Path(sys.argv[1]), Path(sys.argv[2])
-sources = find_colors(faces)
-_, kept = held_out(sources, min(DataConfig().color_val_count, len(sources) // 5), seed=0)
+_, kept = validation_hold_out(find_colors(faces), DataConfig(), seed=0, colors=True)
 out.mkdir(parents=True, exist_ok=True)
 for source in kept:
     link = out / source.path.name

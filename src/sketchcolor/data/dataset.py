@@ -180,6 +180,14 @@ def _decoded_set(pairs: list[PairSource], folder: Path, data_config, *, augment:
                        redraw=LineStyle() if redraw and augment else None)
 
 
+def validation_hold_out(pairs: list[PairSource], data_config, seed: int, *,
+                        colors: bool) -> tuple[list[PairSource], list[PairSource]]:
+    """(train, held out) of a source with no val/ split: `data_config.color_val_count` images of
+    a color-only source, `data_config.val_count` pairs of another, never more than a fifth."""
+    count = data_config.color_val_count if colors else data_config.val_count
+    return held_out(pairs, max(1, min(count, len(pairs) // 5)), seed)
+
+
 def train_val_sets(sources: str | Path | list[DataSource], data_config, seed: int) -> tuple[Dataset, list[PagePairs]]:
     """The train set and the validation sets, each kept as pages (data/pages.py).
 
@@ -199,8 +207,7 @@ def train_val_sets(sources: str | Path | list[DataSource], data_config, seed: in
         if (source.root / "val").is_dir():
             val_sets.append(load_pages(source.root, "val", data_config.sketch_side, colors=source.colors))
         elif index == 0 or source.colors:
-            count = data_config.color_val_count if source.colors else data_config.val_count
-            pairs, kept = held_out(pairs, max(1, min(count, len(pairs) // 5)), seed)
+            pairs, kept = validation_hold_out(pairs, data_config, seed, colors=source.colors)
             val_sets.append(PagePairs(kept, data_config.sketch_side, f"{folder.parent.name}/{folder.name} held out"))
         parts.append((_decoded_set(pairs, folder, data_config, augment=True, redraw=source.colors), source.repeat))
     if len(parts) == 1 and parts[0][1] == 1:
