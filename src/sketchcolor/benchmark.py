@@ -29,7 +29,7 @@ from PIL import Image, ImageDraw
 
 from .atomic import atomic_write_text
 from .config import Config, load_config
-from .models import build_generator
+from .models import build_generator, generator_inputs
 from .runtime import FrozenCompiled, cpu_autocast_bf16
 
 MATMUL_N = 2048  # side of the square matmul that measures the machine's peak
@@ -51,13 +51,13 @@ def timed(fn: Callable[[], Any], *, repeats: int, warmup: int = 1) -> float:
     return statistics.median(times)
 
 
-def generator_gflop(generator: torch.nn.Module, size: int) -> float:
+def generator_gflop(generator: torch.nn.Module, size: int, channels: int = 1) -> float:
     """Forward GFLOPs at batch 1 (a multiply-add counts as 2, as FlopCounterMode does)."""
     from torch.utils.flop_counter import FlopCounterMode
 
     counter = FlopCounterMode(display=False)
     with torch.no_grad(), counter:
-        generator(torch.zeros(1, 1, size, size))
+        generator(torch.zeros(1, channels, size, size))
     return counter.get_total_flops() / 1e9
 
 
@@ -146,9 +146,10 @@ def inference_results(config: Config, size: int, repeats: int, peaks: dict[str, 
                       use_compile: bool = True) -> dict[str, Any]:
     torch.manual_seed(0)
     generator = build_generator(config.generator).eval()
-    gflop = generator_gflop(generator, size)
+    channels = generator_inputs(config.generator)
+    gflop = generator_gflop(generator, size, channels)
     rng = torch.Generator().manual_seed(0)
-    inputs = {b: torch.rand(b, 1, size, size, generator=rng) * 2 - 1 for b in (1, THROUGHPUT_BATCH)}
+    inputs = {b: torch.rand(b, channels, size, size, generator=rng) * 2 - 1 for b in (1, THROUGHPUT_BATCH)}
     details, reference = [], None
     with tempfile.TemporaryDirectory() as workdir:
         for name, build in variant_builders(generator, config, Path(workdir), use_compile=use_compile).items():

@@ -72,27 +72,37 @@ def train(config_name: str, data_roots: tuple[str, ...], color_roots: tuple[str,
               help="bf16: autocast where supported, else fp32 with a note; auto: bf16 where the hardware is native.")
 @click.option("--detail", default="whole", type=click.Choice(["whole", "tiles"]), show_default=True,
               help="whole: the page at the model's size; tiles: overlapping tiles at twice that, for large pages.")
+@click.option("--hints", "hints", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Color hints: a hint file (.json, or an RGBA hint-layer image) for one page, or a folder of "
+                   "them matched by page name (NAME.hints.json, NAME.json, NAME.hints.png or NAME.png).")
 @click.option("--layers", is_flag=True,
-              help="Also write NAME.flat.png, NAME.lines.png and NAME.lines-alpha.png (needs --lines keep).")
+              help="Also write NAME.flat.png, NAME.lines.png and NAME.lines-alpha.png (needs --lines keep), and "
+                   "NAME.hints.png, the hints used.")
 @click.option("--smooth", default=None, type=click.IntRange(min=0), metavar="ROUNDS",
               help="With --lines keep: rounds of evening colors out inside the lines [default: 256, as the model "
                    "card measured]; 0 keeps the network's colors as painted.")
 def colorize(inputs: tuple[str, ...], out_dir: Path, model: str | None, device: str, batch_size: int, lines: str,
-             backend: str, precision: str, detail: str, layers: bool, smooth: int) -> None:
-    """Colorize sketches (files, folders or globs) into OUT/<name>.png, at each input's size."""
+             backend: str, precision: str, detail: str, hints: Path | None, layers: bool, smooth: int) -> None:
+    """Colorize sketches (files, folders or globs) into OUT/<name>.png, at each input's size,
+    following color hints if given."""
     from .colorize_files import colorize_paths, expand_inputs
-    from .inference import Colorizer
+    from .inference import NO_HINTS, Colorizer
 
     if layers and lines != "keep":
         raise click.UsageError("--layers needs --lines keep: the network's own output has no separate layers")
     paths, missing = expand_inputs(inputs)
+    if hints is not None and hints.is_file() and len(paths) + len(missing) > 1:
+        raise click.UsageError("a hint file is for one page: for several, give --hints a folder of hint files "
+                               "named after the pages")
     tuning = {} if smooth is None else {"smooth": smooth}
     colorizer = Colorizer.from_pretrained(model, device=device, batch_size=batch_size, backend=backend,
                                           precision=precision, images=len(paths), lines=lines, detail=detail,
                                           **tuning)
+    if hints is not None and not colorizer.takes_hints:
+        raise SketchcolorError(NO_HINTS)
     for message in missing:
         log.error("%s", message)
-    written, failed = colorize_paths(colorizer, paths, out_dir, layers=layers)
+    written, failed = colorize_paths(colorizer, paths, out_dir, layers=layers, hints=hints)
     click.echo(f"colorized {written} of {len(paths) + len(missing)} inputs into {out_dir}")
     if failed or missing:
         sys.exit(1)
@@ -121,8 +131,14 @@ def colorize(inputs: tuple[str, ...], out_dir: Path, model: str | None, device: 
               help="Only pairs that the data's manifest.json marks \"aligned\": true.")
 @click.option("--colors", "colors_only", is_flag=True,
               help="DATA holds color-only images: each is scored on the sketch `data sketchify --seed 0` draws.")
+@click.option("--hints", "hint_counts", default="0", show_default=True, metavar="N[,N...]",
+              help="Color hints per page, drawn from its true colors with a fixed seed; several counts "
+                   "(e.g. 0,1,2,4,8,16,32) give a report each and REPORT/hints.md, hints.csv, hints.png.")
+@click.option("--counterfactual", is_flag=True,
+              help="Hints of the true colors with their hue turned 90-180 degrees: also scores adherence "
+                   "(CIEDE2000 of each hint to its region's median color) and leakage (its color outside).")
 def evaluate(model, data_root, split, report_dir, fid_weights, limit, size, sketch_side, device, batch_size, lines,
-             baseline, aligned_only, colors_only) -> None:
+             baseline, aligned_only, colors_only, hint_counts, counterfactual) -> None:
     """Score a model on a split: SSIM, PSNR, L1, colorfulness, CIEDE2000, line fidelity and FID.
     Writes REPORT/metrics.json (the means), per_image.csv (each image's scores) and grid.png."""
     from .baselines import BASELINES
@@ -131,10 +147,12 @@ def evaluate(model, data_root, split, report_dir, fid_weights, limit, size, sket
     from .paths import default_cache_dir
     from .evaluation import evaluate as run_evaluation
     from .device import resolve_device
-    from .evaluation import load_fid
-    from .evaluation.reports import format_table, write_report
+    from .evaluation import HintPlan, load_fid
+    from .evaluation.plots import plot_hint_counts
+    from .evaluation.reports import format_table, write_hint_table, write_report
     from .inference import Colorizer
 
+    counts = _counts(hint_counts, "--hints")
     if baseline and model:
         raise click.UsageError("give --model or --baseline, not both")
     if baseline:
@@ -147,14 +165,38 @@ def evaluate(model, data_root, split, report_dir, fid_weights, limit, size, sket
         label, source = model_label(model_dir), str(model_dir)
     pairs = load_pages(data_root, split, sketch_side, aligned=aligned_only, colors=colors_only)
     fid = load_fid(fid_weights, resolve_device(device), default_cache_dir() / "fid")
-    evaluation = run_evaluation(colorizer, pairs, size=size, fid=fid, batch_size=batch_size, limit=limit)
-    info = {"model": source, "data": str(data_root), "split": split, "size": size,
-            "lines": "model" if baseline else lines, "aligned_only": aligned_only, "colors_only": colors_only,
-            "skipped": len(pairs.skipped)}
     report_dir = report_dir or Path("reports") / f"{label}-{split}"
-    write_report(evaluation, report_dir, info, label)
-    click.echo(format_table(evaluation.metrics))
-    click.echo(f"report: {report_dir / 'metrics.json'}, {report_dir / 'per_image.csv'}, {report_dir / 'grid.png'}")
+    by_count = {}
+    for count in counts:
+        plan = HintPlan(count, counterfactual)
+        evaluation = run_evaluation(colorizer, pairs, size=size, fid=fid, batch_size=batch_size, limit=limit,
+                                    hints=plan)
+        info = {"model": source, "data": str(data_root), "split": split, "size": size,
+                "lines": "model" if baseline else lines, "aligned_only": aligned_only, "colors_only": colors_only,
+                "skipped": len(pairs.skipped), "hints": count, "counterfactual": counterfactual}
+        out = report_dir if len(counts) == 1 else report_dir / f"hints-{count}"
+        write_report(evaluation, out, info, label)
+        click.echo((f"{count} hints per page:\n" if len(counts) > 1 else "") + format_table(evaluation.metrics))
+        click.echo(f"report: {out / 'metrics.json'}, {out / 'per_image.csv'}, {out / 'grid.png'}")
+        by_count[count] = evaluation.metrics
+    if len(counts) > 1:
+        kind = "counterfactual hints (hues turned 90-180 degrees)" if counterfactual else "hints of the true colors"
+        note = f"{label} on {data_root} ({split}), {size} px, lines {lines}: {kind}, drawn with seed 0."
+        table, _ = write_hint_table(by_count, report_dir, [note])
+        plot_hint_counts(by_count, report_dir / "hints.png", f"{label}: {data_root.name}/{split}")
+        click.echo(table.read_text())
+        click.echo(f"report: {table}, {report_dir / 'hints.csv'}, {report_dir / 'hints.png'}")
+
+
+def _counts(text: str, option: str) -> list[int]:
+    """A comma-separated list of counts (0 or more), in the order given, without repeats."""
+    try:
+        counts = list(dict.fromkeys(int(part) for part in text.split(",") if part.strip()))
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a comma-separated list of counts", param_hint=option) from None
+    if not counts or min(counts) < 0:
+        raise click.BadParameter(f"{text!r}: give counts of 0 or more", param_hint=option)
+    return counts
 
 
 @cli.command()
@@ -182,8 +224,12 @@ def evaluate(model, data_root, split, report_dir, fid_weights, limit, size, sket
 @click.option("--nst-steps", default=300, show_default=True, help="nst: optimizer steps per image.")
 @click.option("--vgg-weights", type=click.Path(path_type=Path), default=None,
               help="nst: vgg19-dcbb9e9d.pth (else $SKETCHCOLOR_VGG19_WEIGHTS or the torch hub cache).")
+@click.option("--hints", "hint_count", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Color hints per page (as `evaluate --hints`) for the methods that take hints; others get none.")
+@click.option("--counterfactual", is_flag=True, help="Hints with their hue turned (as `evaluate --counterfactual`).")
 def compare(methods, data_root, split, report_dir, epochs, limit, size, sketch_side, lines, grid_count, candidate,
-            aligned_only, colors_only, fid_weights, device, batch_size, style_data, nst_steps, vgg_weights) -> None:
+            aligned_only, colors_only, fid_weights, device, batch_size, style_data, nst_steps, vgg_weights,
+            hint_count, counterfactual) -> None:
     """Score METHODS on the same pairs: run folders, model folders, or the baselines `sketch`
     (the sketch itself) and `nst` (Neural Style Transfer). Writes REPORT/table.md, table.csv,
     per_image.csv (every score of every method on every image) and a labelled grid.png, and
@@ -195,7 +241,7 @@ def compare(methods, data_root, split, report_dir, epochs, limit, size, sketch_s
     from .data import load_pages
     from .paths import default_cache_dir
     from .device import resolve_device
-    from .evaluation import load_fid
+    from .evaluation import HintPlan, load_fid
 
     try:
         kept = [int(e) for e in epochs.split(",") if e.strip()]
@@ -212,10 +258,15 @@ def compare(methods, data_root, split, report_dir, epochs, limit, size, sketch_s
     pairs = load_pages(data_root, split, sketch_side, aligned=aligned_only, colors=colors_only)
     fid = load_fid(fid_weights, resolve_device(device), default_cache_dir() / "fid")
     rows, grid = run_compare(resolved, pairs, size=size, fid=fid, limit=limit, batch_size=batch_size, epochs=kept,
-                             grid_count=grid_count, lines=lines, device=device)
+                             grid_count=grid_count, lines=lines, device=device,
+                             hints=HintPlan(hint_count, counterfactual))
     report_dir = report_dir or Path("reports") / f"compare-{split}"
     kind = ", aligned only" if aligned_only else ", color-only with drawn sketches" if colors_only else ""
     notes = [f"Data: {data_root} ({split}{kind}), {size} px, lines {lines}."]
+    if hint_count:
+        hinted = [row["method"] for row in rows if row.get("hints")]
+        notes.append(f"{hint_count} {'counterfactual ' if counterfactual else ''}hints per page for "
+                     f"{', '.join(hinted) or 'no method'} (the others take none).")
     table, _ = write_tables(rows, report_dir, notes)
     grid.save(report_dir / "grid.png")
     per_image = write_per_image({row["method"]: row["evaluation"] for row in rows if "evaluation" in row}, report_dir)

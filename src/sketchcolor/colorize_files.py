@@ -7,8 +7,11 @@ import logging
 from pathlib import Path
 
 from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
-from .imageio import IMAGE_SUFFIXES, ImageReadError, list_images, read_image
+from .errors import SketchcolorError
+from .hints import Hints, hints_image, read_hints
+from .imageio import IMAGE_SUFFIXES, list_images, read_image
 from .inference import Colorizer, Layers
 
 log = logging.getLogger("sketchcolor")
@@ -40,36 +43,67 @@ def expand_inputs(inputs: list[str] | tuple[str, ...]) -> tuple[list[Path], list
     return paths, missing
 
 
-def colorize_paths(colorizer: Colorizer, paths: list[Path], out_dir: Path, *,
-                   layers: bool = False) -> tuple[int, list[Path]]:
+# In a hints folder. Not NAME.png: pointed at the pages' own folder, that would be the page itself.
+HINT_NAMES = ("{stem}.hints.json", "{stem}.json", "{stem}.hints.png")
+
+
+def hint_file_for(page: Path, hints: Path | None) -> Path | None:
+    """The hint file of one page: `hints` itself if it is a file, else the first of HINT_NAMES
+    in that folder (matched by the page's stem); None: the page has no hints."""
+    if hints is None or hints.is_file():
+        return hints
+    found = (hints / name.format(stem=page.stem) for name in HINT_NAMES)
+    return next((candidate for candidate in found if candidate.is_file()), None)
+
+
+def colorize_paths(colorizer: Colorizer, paths: list[Path], out_dir: Path, *, layers: bool = False,
+                   hints: Path | None = None) -> tuple[int, list[Path]]:
     """Colorize `paths` into out_dir/<stem>.png; returns (written count, failed paths).
 
-    With `layers`, also <stem>.flat.png (the colors), <stem>.lines.png (the gray sketch)
-    and <stem>.lines-alpha.png (the ink on transparency) beside it.
+    `hints`: a hint file (one page) or a folder of them matched by stem (hint_file_for). With
+    `layers`, also <stem>.flat.png (the colors), <stem>.lines.png (the gray sketch),
+    <stem>.lines-alpha.png (the ink on transparency) and <stem>.hints.png (the hints used) beside it.
+    A page that cannot be read, or whose hints cannot, is reported and skipped.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     written, failed = 0, []
-    bar = tqdm(total=len(paths), unit="img", disable=len(paths) < 2, leave=False)
-    for start in range(0, len(paths), colorizer.batch_size):
-        chunk, images = [], []
-        for path in paths[start : start + colorizer.batch_size]:
-            try:
-                images.append(read_image(path))
-                chunk.append(path)
-            except ImageReadError as err:
-                log.error("%s", err)
-                failed.append(path)
-        for path, page in zip(chunk, colorizer.layers(images) if images else []):
-            save_page(page, out_dir / f"{path.stem}.png", layers)
-            written += 1
-        bar.update(len(paths[start : start + colorizer.batch_size]))
-    bar.close()
+    # Errors are written above the progress bar, each on its own line, not glued to the bar.
+    with logging_redirect_tqdm(loggers=[log]), tqdm(total=len(paths), unit="img", disable=len(paths) < 2,
+                                                     leave=False) as bar:
+        for start in range(0, len(paths), colorizer.batch_size):
+            written += _colorize_batch(colorizer, paths[start : start + colorizer.batch_size], out_dir, layers,
+                                       hints, failed)
+            bar.update(len(paths[start : start + colorizer.batch_size]))
     return written, failed
 
 
-def save_page(page: Layers, target: Path, layers: bool) -> None:
+def _colorize_batch(colorizer: Colorizer, batch: list[Path], out_dir: Path, layers: bool, hints: Path | None,
+                    failed: list[Path]) -> int:
+    """One batch of pages into out_dir; unreadable pages or hints are logged and added to `failed`."""
+    chunk, images, given = [], [], []
+    for path in batch:
+        try:
+            image = read_image(path)
+            hint_file = hint_file_for(path, hints)
+            page_hints = read_hints(hint_file, image.size) if hint_file else None
+        except SketchcolorError as err:
+            log.error("%s", err)
+            failed.append(path)
+            continue
+        chunk.append(path)
+        images.append(image)
+        given.append(page_hints)
+    pages = colorizer.layers(images, hints=given if any(given) else None) if images else []
+    for path, page, page_hints in zip(chunk, pages, given):
+        save_page(page, out_dir / f"{path.stem}.png", layers, page_hints)
+    return len(chunk)
+
+
+def save_page(page: Layers, target: Path, layers: bool, hints: Hints | None = None) -> None:
     page.composite.save(target)
     if layers and page.flat is not None:
         page.flat.save(target.with_suffix(".flat.png"))
         page.lines.save(target.with_suffix(".lines.png"))
         page.line_art().save(target.with_suffix(".lines-alpha.png"))
+    if layers and hints:
+        hints_image(hints, page.composite.size).save(target.with_suffix(".hints.png"))

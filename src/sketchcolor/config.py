@@ -64,6 +64,9 @@ class GeneratorConfig:
     # the lines, and its page is that layer with the sketch multiplied over: what `--lines keep`
     # gives a user, so the losses and the discriminator judge exactly that.
     output: str = "image"
+    # Color hints (hints.py) as 4 more input channels: RGB x mask, and the mask. All zero
+    # without hints, so the weights they feed do not change a page colorized without them.
+    hints: bool = False
 
 
 @dataclass
@@ -122,12 +125,30 @@ class TrainConfig:
 
 
 @dataclass
+class HintConfig:
+    """How training draws color hints from the true colors (hints.simulate_hints), for a
+    generator with generator.hints: ideepcolor's and PaintsChainer's recipes, in fractions of
+    the image's side so they hold at any training size."""
+
+    none_share: float = 0.4  # samples with no hints at all (PaintsChainer: 40%)
+    mean_count: float = 8.0  # mean number of marks when there are any (geometric, ideepcolor's p = 1/8)
+    max_count: int = 32
+    stroke_share: float = 0.3  # marks that are short strokes rather than dots
+    radius_min: float = 0.004  # dot radius range
+    radius_max: float = 0.016
+    stroke_min: float = 0.03  # stroke length range
+    stroke_max: float = 0.12
+    jitter: float = 4.0  # standard deviation of the color jitter, in 8-bit levels
+
+
+@dataclass
 class EvalConfig:
     every: int = 1  # evaluate the validation split every N epochs (0: never)
     metric: str = "ssim_mean"  # which metric picks the `best` generator
     size: int | None = None  # scored size of validation pages (None: 256, what `evaluate` scores at)
     limit: int | None = None  # evaluate at most this many pairs (None: all)
     fid_weights: str | None = None  # FID Inception weights file (None: env var or torch hub cache)
+    hints: int = 0  # hints per validation page, drawn from its true colors (a hint-capable generator)
 
 
 @dataclass
@@ -138,6 +159,7 @@ class Config:
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    hints: HintConfig = field(default_factory=HintConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -30,6 +30,7 @@ from .atomic import atomic_path
 from .checkpoint import CONFIG_FILE, WEIGHTS_FILE, load_model
 from .config import Config
 from .errors import SketchcolorError
+from .models import generator_inputs
 from .paths import default_cache_dir
 
 log = logging.getLogger("sketchcolor")
@@ -52,7 +53,8 @@ def export_onnx(model_dir: str | Path, out_path: str | Path, *, opset: int = OPS
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(out_path) as tmp:
         tmp.write_bytes(onnx_bytes(generator, config, opset=opset))
-        difference = max_abs_difference(generator, OnnxGenerator(tmp), size=config.data.size)
+        difference = max_abs_difference(generator, OnnxGenerator(tmp), size=config.data.size,
+                                        channels=generator_inputs(config.generator))
         if not difference < PARITY_LIMIT:  # also catches NaN
             raise SketchcolorError(f"ONNX export of {model_dir} differs from PyTorch by {difference:.2e} "
                                    f"(limit {PARITY_LIMIT:.0e}); nothing written")
@@ -61,7 +63,7 @@ def export_onnx(model_dir: str | Path, out_path: str | Path, *, opset: int = OPS
 
 def onnx_bytes(generator: nn.Module, config: Config, *, opset: int = OPSET) -> bytes:
     """The serialized ONNX model of `generator` (eval mode) with `config` in its metadata."""
-    example = torch.zeros(1, 1, config.data.size, config.data.size)
+    example = torch.zeros(1, generator_inputs(config.generator), config.data.size, config.data.size)
     axes = {0: "batch", 2: "height", 3: "width"}
     buffer = io.BytesIO()
     with warnings.catch_warnings():  # the legacy exporter's deprecation notice, on every call
@@ -74,18 +76,20 @@ def onnx_bytes(generator: nn.Module, config: Config, *, opset: int = OPSET) -> b
 
 
 @torch.no_grad()
-def max_abs_difference(generator: nn.Module, other, *, size: int, batch: int = 3, seed: int = 0) -> float:
-    """Max |generator(x) - other(x)| over a batch of random sketches in [-1, 1] (CPU, fp32).
+def max_abs_difference(generator: nn.Module, other, *, size: int, channels: int = 1, batch: int = 3,
+                       seed: int = 0) -> float:
+    """Max |generator(x) - other(x)| over a batch of random inputs in [-1, 1] (CPU, fp32): sketches,
+    and hint channels for a generator that takes them.
 
     `batch` differs from the export example's 1, so this also checks the dynamic batch axis.
     """
-    sketches = torch.rand(batch, 1, size, size, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+    sketches = torch.rand(batch, channels, size, size, generator=torch.Generator().manual_seed(seed)) * 2 - 1
     expected = generator.cpu().eval()(sketches)
     return (other(sketches).cpu() - expected).abs().max().item()
 
 
 class OnnxGenerator:
-    """An ONNX Runtime session with the generator's interface: a (B, 1, H, W) torch tensor in,
+    """An ONNX Runtime session with the generator's interface: a (B, C, H, W) torch tensor in,
     (B, 3, H, W) out, on the input's device. Session set-up is paid once, in the constructor."""
 
     def __init__(self, path: str | Path, *, device: torch.device = torch.device("cpu")):

@@ -48,7 +48,21 @@ def decode_image(data: bytes, name: str = "upload", max_pixels: int = MAX_PIXELS
     return _decode(io.BytesIO(data), name, max_pixels)
 
 
-def _decode(source: Path | BinaryIO, name: str, max_pixels: int) -> Image.Image:
+def read_layer(source: str | Path | bytes, name: str | None = None, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Decode a layer image (a file or bytes) as RGBA, its transparency kept: a hint layer,
+    whose opaque pixels are the hints. One without transparency is refused by name."""
+    name = name or str(source)
+    data = io.BytesIO(source) if isinstance(source, bytes) else Path(source)
+    return _decode(data, name, max_pixels, convert=lambda image: _with_alpha(image, name))
+
+
+def _with_alpha(image: Image.Image, name: str) -> Image.Image:
+    if "A" not in image.getbands() and "transparency" not in image.info:
+        raise ImageReadError(f"{name}: has no transparency; a layer must be an RGBA PNG, opaque only where it paints")
+    return image.convert("RGBA")
+
+
+def _decode(source: Path | BinaryIO, name: str, max_pixels: int, convert=None) -> Image.Image:
     # The pixel count is checked on the header, before any pixel is decoded; every
     # failure becomes one ImageReadError that names the input.
     try:
@@ -61,7 +75,7 @@ def _decode(source: Path | BinaryIO, name: str, max_pixels: int) -> Image.Image:
                         f"{name}: {image.width}x{image.height} exceeds the {max_pixels:,}-pixel limit"
                     )
                 image.load()
-                return to_rgb(ImageOps.exif_transpose(image))
+                return (convert or to_rgb)(ImageOps.exif_transpose(image))
     except ImageReadError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):

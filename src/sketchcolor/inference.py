@@ -18,8 +18,9 @@ from .compose import LINE_MODES, SMOOTH_STEPS, render
 from .config import Config
 from .device import resolve_device
 from .errors import SketchcolorError
+from .hints import HINT_CHANNELS, Hints, as_hints, draw_hints
 from .imageio import to_gray
-from .page import PAGE_SCALE, Layers, compose_page, fit_region, tile_region
+from .page import PAGE_SCALE, Layers, compose_page, fit_box, fit_region, tile_region
 from .runtime import BACKENDS, PRECISIONS, FrozenCompiled, autocast, pick_backend, pick_precision
 from .tiling import colorize_tiled
 
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("sketchcolor")
 DETAIL_MODES = ("whole", "tiles")
+NO_HINTS = ("this model was trained without color hints: colorize without hints, or use a hint-capable model "
+            "(the bundled default takes them)")
 
 
 @dataclass(frozen=True)
@@ -117,18 +120,27 @@ class Colorizer:
             raise SketchcolorError(f"working size must be a multiple of {self.size_multiple}, not {size}")
         return options
 
-    def __call__(self, images: Image.Image | list[Image.Image], **options) -> Image.Image | list[Image.Image]:
-        """Colorized pages, each at its input's full size; `options` override PageOptions for this call."""
-        if isinstance(images, Image.Image):
-            return self.layers([images], **options)[0].composite
-        return [page.composite for page in self.layers(images, **options)]
+    @property
+    def takes_hints(self) -> bool:
+        """Whether the model was trained with color hints (hints.py)."""
+        return self.config.generator.hints
 
-    def layers(self, images: list[Image.Image], **options) -> list[Layers]:
+    def __call__(self, images: Image.Image | list[Image.Image], *, hints=None,
+                 **options) -> Image.Image | list[Image.Image]:
+        """Colorized pages, each at its input's full size; `hints` (one per page, or one for a
+        single page: Hints, its JSON form as a dict, a hint file's path or a hint-layer image)
+        say which colors go where; `options` override PageOptions for this call."""
+        if isinstance(images, Image.Image):
+            return self.layers([images], hints=None if hints is None else [hints], **options)[0].composite
+        return [page.composite for page in self.layers(images, hints=hints, **options)]
+
+    def layers(self, images: list[Image.Image], *, hints: list | None = None, **options) -> list[Layers]:
         """Each page as layers: the composite, and with lines "keep" the flat colors and lines."""
         chosen = self.with_options(**options)
         size = chosen.size or self.size
+        hints = self._checked_hints(images, hints)
         if chosen.detail == "tiles":
-            return [self._tiled(to_gray(image), size, chosen) for image in images]
+            return [self._tiled(to_gray(image), size, chosen, page_hints) for image, page_hints in zip(images, hints)]
         # Kept lines need the page where its lines are resolved, to flatten the colors inside
         # them; the network's own page needs only its output, resized once.
         side = size * PAGE_SCALE if chosen.lines == "keep" else size
@@ -136,28 +148,55 @@ class Colorizer:
         for start in range(0, len(images), self.batch_size):
             grays = [to_gray(image) for image in images[start : start + self.batch_size]]
             regions = [fit_region(gray, side) for gray in grays]
-            colors = self.paint(torch.stack([region.sketch for region in regions]), size, chosen.lines).cpu()
+            given = None
+            if self.takes_hints:  # drawn straight at the working size, where the network reads them
+                given = torch.stack([draw_hints(page_hints, gray.size, fit_box(*gray.size, size), (size, size))
+                                     for gray, page_hints in zip(grays, hints[start : start + self.batch_size])])
+            colors = self.paint(torch.stack([region.sketch for region in regions]), size, chosen.lines, given).cpu()
             results += [compose_page(c, region, gray, lines=chosen.lines, smooth=chosen.smooth)
                         for c, region, gray in zip(colors, regions, grays)]
         return results
 
-    def _tiled(self, gray: Image.Image, size: int, chosen: PageOptions) -> Layers:
+    def _checked_hints(self, images: list[Image.Image], hints: list | None) -> list[Hints | None]:
+        """One Hints (or None) per page, each checked against its page; hints for a model that
+        cannot take them are refused rather than silently ignored."""
+        hints = [as_hints(item) for item in hints] if hints is not None else [None] * len(images)
+        if len(hints) != len(images):
+            raise SketchcolorError(f"{len(hints)} hint sets for {len(images)} pages: give one per page (or None)")
+        if any(hints) and not self.takes_hints:
+            raise SketchcolorError(NO_HINTS)
+        for image, page_hints in zip(images, hints):
+            if page_hints:
+                page_hints.check(image.size)
+        return hints
+
+    def _tiled(self, gray: Image.Image, size: int, chosen: PageOptions, hints: Hints | None) -> Layers:
         region = tile_region(gray, size)
-        colors = colorize_tiled(lambda tiles: self.paint(tiles, size, chosen.lines), region.sketch, size,
-                                self.batch_size)
+        stacked = region.sketch
+        if self.takes_hints:  # hint channels tiled with the sketch, so each tile sees its own hints
+            stacked = torch.cat([stacked, draw_hints(hints, gray.size, region.box, tuple(stacked.shape[-2:]))])
+        colors = colorize_tiled(lambda tiles: self.paint(tiles[:, :1], size, chosen.lines, tiles[:, 1:] if
+                                                         self.takes_hints else None), stacked, size, self.batch_size)
         return compose_page(colors, region, gray, lines=chosen.lines, smooth=chosen.smooth)
 
     @torch.no_grad()
-    def paint(self, sketches: torch.Tensor, size: int | None = None, lines: str = "keep") -> torch.Tensor:
+    def paint(self, sketches: torch.Tensor, size: int | None = None, lines: str = "keep",
+              hints: torch.Tensor | None = None) -> torch.Tensor:
         """(B, 1, H, W) sketches in [-1, 1] -> (B, 3, H, W) colors in [-1, 1], the network run at
         `size` (default: the model's): with lines "keep" the colors to lay the lines over, with
-        "model" the network's page."""
+        "model" the network's page. A hint-capable model also takes `hints` (B, 4, size, size),
+        hints.draw_hints' channels at the working size (None: no hints)."""
         size = size or self.size
         height, width = sketches.shape[-2:]
         working = F.interpolate(sketches.to(self.device), size=(size, size), mode="bicubic",
                                 antialias=True, align_corners=False).clamp(-1, 1)
+        given = working
+        if self.takes_hints:
+            if hints is None:
+                hints = torch.zeros(len(working), HINT_CHANNELS, size, size)
+            given = torch.cat([working, hints.to(self.device, working.dtype)], 1)
         with autocast(self.device, self.precision):
-            colors = self.run(working).float()
+            colors = self.run(given).float()
         if lines == "model":  # a generator that paints under the lines shows its layer with them
             colors = render(colors, working, self.config.generator.output)
         if (height, width) != (size, size):

@@ -13,7 +13,8 @@ import torch
 
 def colorize_tiled(colorize: Callable[[torch.Tensor], torch.Tensor], sketch: torch.Tensor, size: int,
                    batch_size: int) -> torch.Tensor:
-    """Colorize a (1, H, W) sketch (H, W >= size) in overlapping size x size tiles -> (3, H, W).
+    """Colorize a (C, H, W) sketch (H, W >= size; any channels beside it, such as hints, are
+    tiled with it) in overlapping size x size tiles -> (3, H, W).
 
     Tiles overlap by half; each is weighted by a tent that is highest at its centre, and the
     weighted sum is normalised, so every pixel blends the tiles that see it best.

@@ -21,6 +21,8 @@ from ..errors import SketchcolorError
 from .augment import Jitter, augment
 from .cache import DecodedPairs, load_decoded
 from .pages import PagePairs, held_out, load_pages
+from ..hints import draw_hints, hint_count, simulate_hints
+from ..page import Box
 from .sketchify import LineStyle, redraw_sketch
 from .sources import PairSource, aligned_only, find_colors, find_pairs, split_dir
 
@@ -30,16 +32,19 @@ class PairDataset(Dataset):
 
     Indexed by an int (evaluation: the centre crop) or by (index, seed) from EpochSampler
     (training: the augmentation drawn from that seed). With `redraw`, training samples get a
-    sketch drawn from their colors in that line style, from the same seed.
+    sketch drawn from their colors in that line style, from the same seed. With `hints` (a
+    config.HintConfig), training samples also get "hints" (4, S, S): color hints drawn from
+    their true colors, from the same seed.
     """
 
     def __init__(self, decoded: DecodedPairs, *, size: int, jitter: Jitter | None = None, indices=None,
-                 redraw: LineStyle | None = None) -> None:
+                 redraw: LineStyle | None = None, hints=None) -> None:
         self.decoded = decoded
         self.size = size
         self.jitter = jitter or Jitter(size)
         self.indices = list(range(len(decoded.names)) if indices is None else indices)
         self.redraw = redraw
+        self.hints = hints
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -65,7 +70,18 @@ class PairDataset(Dataset):
             offset = (pixels.shape[0] - self.size) // 2  # evaluation: the centre crop
             pixels = pixels[offset : offset + self.size, offset : offset + self.size]
             tensor = torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1))).float() / 127.5 - 1.0
-        return {"sketch": tensor[:1], "color": tensor[1:]}
+        sample = {"sketch": tensor[:1], "color": tensor[1:]}
+        if seed is not None and self.hints is not None:
+            sample["hints"] = self._hints(tensor, seed)
+        return sample
+
+    def _hints(self, tensor: torch.Tensor, seed: int) -> torch.Tensor:
+        """Hint channels for one augmented sample, drawn from its true colors (own stream)."""
+        rng = np.random.default_rng((seed, 2))
+        pixels = ((tensor + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+        hints = simulate_hints(pixels[..., 1:], pixels[..., 0], hint_count(rng, self.hints), rng, self.hints)
+        height, width = pixels.shape[:2]
+        return draw_hints(hints, (width, height), Box(0, 0, height, width), (height, width))
 
 
 class MixedPairs(Dataset):
@@ -169,7 +185,7 @@ def load_split(root: str | Path, split: str, data_config, *, augment: bool, alig
 
 
 def _decoded_set(pairs: list[PairSource], folder: Path, data_config, *, augment: bool,
-                 redraw: bool = False) -> PairDataset:
+                 redraw: bool = False, hints=None) -> PairDataset:
     decode_size = (data_config.load_size or data_config.size) if augment else data_config.size
     decoded = load_decoded(
         pairs, decode_size, data_config.sketch_side, data_config.cache_dir, data_config.num_workers
@@ -177,7 +193,7 @@ def _decoded_set(pairs: list[PairSource], folder: Path, data_config, *, augment:
     if not decoded.names:
         raise SketchcolorError(f"no usable image pairs in {folder}")
     return PairDataset(decoded, size=data_config.size, jitter=Jitter.from_config(data_config) if augment else None,
-                       redraw=LineStyle() if redraw and augment else None)
+                       redraw=LineStyle() if redraw and augment else None, hints=hints if augment else None)
 
 
 def validation_hold_out(pairs: list[PairSource], data_config, seed: int, *,
@@ -188,14 +204,16 @@ def validation_hold_out(pairs: list[PairSource], data_config, seed: int, *,
     return held_out(pairs, max(1, min(count, len(pairs) // 5)), seed)
 
 
-def train_val_sets(sources: str | Path | list[DataSource], data_config, seed: int) -> tuple[Dataset, list[PagePairs]]:
+def train_val_sets(sources: str | Path | list[DataSource], data_config, seed: int,
+                   hints=None) -> tuple[Dataset, list[PagePairs]]:
     """The train set and the validation sets, each kept as pages (data/pages.py).
 
     Every source with a `val/` split gives one validation set. A first source without one
     holds out `data_config.val_count` of its train pairs (by file) instead, so a plain folder
     of pairs can be trained on; a color-only source without one holds out
     `data_config.color_val_count` images, scored on their fixed drawn sketches. The train
-    set mixes all sources, each repeated as asked.
+    set mixes all sources, each repeated as asked; with `hints` (a config.HintConfig) its
+    samples carry simulated color hints.
     """
     if not isinstance(sources, list):
         sources = [DataSource(Path(sources))]
@@ -209,7 +227,8 @@ def train_val_sets(sources: str | Path | list[DataSource], data_config, seed: in
         elif index == 0 or source.colors:
             pairs, kept = validation_hold_out(pairs, data_config, seed, colors=source.colors)
             val_sets.append(PagePairs(kept, data_config.sketch_side, f"{folder.parent.name}/{folder.name} held out"))
-        parts.append((_decoded_set(pairs, folder, data_config, augment=True, redraw=source.colors), source.repeat))
+        parts.append((_decoded_set(pairs, folder, data_config, augment=True, redraw=source.colors,
+                                   hints=hints), source.repeat))
     if len(parts) == 1 and parts[0][1] == 1:
         return parts[0][0], val_sets
     return MixedPairs(parts), val_sets

@@ -27,7 +27,7 @@ from ..errors import SketchcolorError
 from ..imageio import to_pil
 from ..inference import Colorizer
 from ..metrics import Estimate, mean_ci, pairs_to_resolve
-from .evaluate import FIDSetup, evaluate, score_pages
+from .evaluate import FIDSetup, HintPlan, evaluate, score_pages, takes_hints
 from .grids import comparison_grid, label_columns
 
 log = logging.getLogger("sketchcolor")
@@ -75,15 +75,20 @@ def distinct_labels(methods: list[Method]) -> None:
 
 
 def compare(methods: list[Method], pairs: PagePairs, *, size: int, fid: FIDSetup | None, limit: int | None,
-            batch_size: int, epochs: list[int], grid_count: int, lines: str, device: str) -> tuple[list[dict], Image.Image]:
-    """Score every method on the same pairs; returns the table rows and the labelled grid."""
+            batch_size: int, epochs: list[int], grid_count: int, lines: str, device: str,
+            hints: HintPlan = HintPlan()) -> tuple[list[dict], Image.Image]:
+    """Score every method on the same pairs; returns the table rows and the labelled grid. With a
+    hint plan, the methods that take hints get them (the same hints for each) and the others
+    are scored without: how far hints take a model beyond one that cannot have them."""
     rows = []
     for method in methods:
         if method.missing:
             rows.append({"method": method.label, "source": method.source, "missing": method.missing})
             continue
         started = time.perf_counter()
-        result = evaluate(method.colorizer, pairs, size=size, fid=fid, batch_size=batch_size, limit=limit)
+        plan = hints if takes_hints(method.colorizer) else HintPlan()
+        result = evaluate(method.colorizer, pairs, size=size, fid=fid, batch_size=batch_size, limit=limit,
+                          hints=plan)
         seconds = (time.perf_counter() - started) / max(1, result.metrics["n"])
         rows.append({"method": method.label, "source": method.source, **result.metrics, "seconds_per_image": seconds,
                      "evaluation": result})

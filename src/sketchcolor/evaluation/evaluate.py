@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -18,13 +19,16 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
+from ..config import HintConfig
 from ..data import PagePair, PagePairs
 from ..errors import SketchcolorError
-from ..imageio import to_tensor
+from ..hints import Hints, draw_hints, rotate_hue, simulate_hints
+from ..imageio import to_gray, to_tensor
 from ..metrics import ciede2000, colorfulness, mean_abs_error, psnr, ssim
 from ..metrics import fid as fid_lib
+from ..metrics import hints as hint_metrics
 from ..metrics.lines import line_scores
-from ..page import fit, fit_pair
+from ..page import fit, fit_box, fit_pair
 from .grids import comparison_grid
 
 log = logging.getLogger("sketchcolor")
@@ -85,6 +89,28 @@ def load_fid(weights: str | Path | None, device: torch.device, cache_dir: Path) 
     return FIDSetup(extractor, f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}", cache_dir)
 
 
+@dataclass(frozen=True)
+class HintPlan:
+    """Hints given to every scored page: `count` marks drawn from its true colors (as training
+    draws them, from a seed per page, so every method and run gets the same hints). Counterfactual
+    hints are put where the true color has a hue, and that hue is turned 90-180 degrees."""
+
+    count: int = 0
+    counterfactual: bool = False
+    seed: int = 0
+
+    def for_pair(self, pair: PagePair) -> Hints:
+        color = pair.color.convert("RGB").resize(pair.sketch.size) if pair.color.size != pair.sketch.size else pair.color
+        rng = np.random.default_rng([self.seed, zlib.crc32(pair.name.encode())])
+        hints = simulate_hints(np.asarray(color.convert("RGB")), np.asarray(to_gray(pair.sketch)), self.count, rng,
+                               HintConfig(), chromatic=self.counterfactual)
+        return rotate_hue(hints, rng) if self.counterfactual else hints
+
+
+def takes_hints(method: Method) -> bool:
+    return bool(getattr(method, "takes_hints", False))
+
+
 @dataclass
 class Scored:
     """A batch as it is scored, every image fitted to the scored size by page.fit: the sketch
@@ -94,16 +120,39 @@ class Scored:
     sketch: torch.Tensor
     real: torch.Tensor
     generated: torch.Tensor
+    hints: list[Hints] = field(default_factory=list)  # each page's hints (none given: empty)
 
 
-def score_pages(method: Method, pairs: list[PagePair], size: int) -> Scored:
+def score_pages(method: Method, pairs: list[PagePair], size: int, plan: HintPlan = HintPlan()) -> Scored:
     """What `method` gives a user for these pairs' sketches (full-size pages, as `colorize`
-    writes them), and their truth, fitted to `size` by the same code."""
-    outputs = method([pair.sketch for pair in pairs])
+    writes them), with the plan's hints, and their truth, fitted to `size` by the same code."""
+    sketches = [pair.sketch for pair in pairs]
+    hints = [plan.for_pair(pair) for pair in pairs] if plan.count else [Hints() for _ in pairs]
+    outputs = method(sketches, hints=hints) if plan.count else method(sketches)
     fitted = [fit_pair(pair.sketch, pair.color, size) for pair in pairs]
     generated = [to_tensor(fit(page.convert("RGB"), size), 3) for page in outputs]
     return Scored([pair.name for pair in pairs], torch.stack([to_tensor(s, 1) for s, _ in fitted]),
-                  torch.stack([to_tensor(c, 3) for _, c in fitted]), torch.stack(generated))
+                  torch.stack([to_tensor(c, 3) for _, c in fitted]), torch.stack(generated), hints)
+
+
+def hint_scores(scored: Scored, plain: Scored, pairs: list[PagePair]) -> dict[str, list[float]]:
+    """Adherence and leakage (metrics/hints.py) of every hint on every page, at the scored size."""
+    size = scored.sketch.shape[-1]
+    out: dict[str, list[float]] = {"hint_adherence": [], "hint_leakage": []}
+    for i, pair in enumerate(pairs):
+        box = fit_box(*pair.sketch.size, size)
+        labels = hint_metrics.line_regions((scored.sketch[i] + 1) / 2)
+        page = np.zeros((size, size), bool)
+        page[box.top : box.top + box.height, box.left : box.left + box.width] = True
+        generated, without = (scored.generated[i] + 1) / 2, (plain.generated[i] + 1) / 2
+        for mark in scored.hints[i].marks:
+            drawn = draw_hints(Hints((mark,), scored.hints[i].units), pair.sketch.size, box, (size, size))
+            region = hint_metrics.hinted_region(labels, drawn[3].numpy() > 0)
+            if region is None:
+                continue
+            out["hint_adherence"].append(hint_metrics.adherence(generated, region, mark.color))
+            out["hint_leakage"].append(hint_metrics.leakage(generated, without, region, page, mark.color))
+    return out
 
 
 @torch.no_grad()
@@ -117,18 +166,27 @@ def evaluate(
     limit: int | None = None,
     grid_count: int = 8,
     progress: bool = True,
+    hints: HintPlan = HintPlan(),
 ) -> Evaluation:
     """Colorize `pairs`' sketches as a user would and score them at `size`; metrics are means
     over images (and stds for SSIM). `method` maps a list of pages to colored pages at their
-    own size: a Colorizer, or a baseline (baselines/)."""
+    own size: a Colorizer, or a baseline (baselines/). With a hint plan, every page gets its
+    hints; counterfactual ones are also scored for adherence and leakage (per hint, not per
+    image: medians and means over all hints)."""
+    if hints.count and not takes_hints(method):
+        raise SketchcolorError("this method takes no color hints: score it with 0 hints")
     pairs = pairs.limited(limit)
     scores: dict[str, list[float]] = {name: [] for name in [*PER_IMAGE, *LINE_METRICS]}
+    per_hint: dict[str, list[float]] = {"hint_adherence": [], "hint_leakage": []}
     generated_features, real_features, grid_parts, names = [], [], [], []
     real_key = fid and fid_lib.statistics_key(pairs.fingerprint(size), fid.weights_name, "features")
     need_real = fid is not None and not (fid.cache_dir / f"{real_key}.npz").exists()
     bar = tqdm(total=len(pairs), desc="evaluating", leave=False, disable=not progress)
     for batch in pairs.batches(batch_size):
-        scored = score_pages(method, batch, size)
+        scored = score_pages(method, batch, size, hints)
+        if hints.counterfactual and hints.count:
+            for name, values in hint_scores(scored, score_pages(method, batch, size), batch).items():
+                per_hint[name] += values
         generated, real = (scored.generated + 1) / 2, (scored.real + 1) / 2
         for name, function in PER_IMAGE.items():
             scores[name] += function(generated, real).tolist()
@@ -148,6 +206,11 @@ def evaluate(
     metrics = summarize(scores)
     metrics.update(_fid(fid, real_key, generated_features, real_features))
     metrics["n"] = len(names)
+    metrics["hints"] = hints.count
+    if hints.counterfactual and hints.count:
+        adherence, leaks = per_hint["hint_adherence"], per_hint["hint_leakage"]
+        metrics.update(hint_adherence_median=float(np.median(adherence)) if adherence else None,
+                       hint_leakage_mean=float(np.mean(leaks)) if leaks else None, hints_scored=len(adherence))
     return Evaluation(metrics, _grid(grid_parts, grid_count), scores, names)
 
 

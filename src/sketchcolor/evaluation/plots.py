@@ -50,3 +50,31 @@ def plot_run(run_dir: str | Path, out: str | Path | None = None) -> Path:
     figure.savefig(out, dpi=100)
     plt.close(figure)
     return out
+
+
+HINT_PANELS = (("CIEDE2000 (lower is better)", "ciede2000_mean"), ("PSNR (dB)", "psnr_mean"), ("SSIM", "ssim_mean"))
+
+
+def plot_hint_counts(by_count: dict[int, dict], out: str | Path, title: str = "") -> Path:
+    """Each metric against the number of hints per page (as ideepcolor plots PSNR against hints)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    counts = sorted(by_count)
+    figure, axes = plt.subplots(1, len(HINT_PANELS), figsize=(12, 3.6))
+    for axis, (label, key) in zip(axes, HINT_PANELS):
+        points = [(count, by_count[count][key]) for count in counts if by_count[count].get(key) is not None]
+        axis.plot(*zip(*points), marker="o")
+        axis.set_xscale("symlog", linthresh=1)  # 0, 1, 2, 4 ... 32 evenly spaced, 0 included
+        axis.set_xticks(counts, [str(c) for c in counts])
+        axis.set_xlabel("hints per page")
+        axis.set_title(label)
+        axis.grid(alpha=0.3)
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    figure.savefig(out, dpi=100)
+    plt.close(figure)
+    return Path(out)

@@ -116,6 +116,32 @@ def write_tables(rows: list[dict], out_dir: Path, notes: list[str]) -> tuple[Pat
     return out_dir / "table.md", out_dir / "table.csv"
 
 
+HINT_COLUMNS = (("SSIM", "ssim_mean", 4), ("PSNR", "psnr_mean", 2), ("L1", "l1_mean", 4),
+                ("CIEDE2000", "ciede2000_mean", 2), ("colorfulness", "colorfulness_generated_mean", 1),
+                ("line F1", "line_f1_mean", 3), ("FID", "fid", 1), ("KID", "kid", 4),
+                ("adherence (median)", "hint_adherence_median", 2), ("leakage", "hint_leakage_mean", 4))
+
+
+def write_hint_table(by_count: dict[int, dict[str, Any]], out_dir: Path, notes: list[str]) -> tuple[Path, Path]:
+    """hints.csv and hints.md: every metric (rows) against the number of hints per page."""
+    counts = sorted(by_count)
+    columns = [c for c in HINT_COLUMNS if any(by_count[n].get(c[1]) is not None for n in counts)]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["hints", *(key for _, key, _ in columns), "n"])
+    for count in counts:
+        writer.writerow([count, *(_csv_value(by_count[count].get(key)) for _, key, _ in columns), by_count[count]["n"]])
+    atomic_write_text(out_dir / "hints.csv", buffer.getvalue())
+    lines = ["| hints per page | " + " | ".join(header for header, _, _ in columns) + " |",
+             "|---:|" + "---:|" * len(columns)]
+    for count in counts:
+        cells = ["–" if by_count[count].get(key) is None else f"{by_count[count][key]:.{decimals}f}"
+                 for _, key, decimals in columns]
+        lines.append(f"| {count} | " + " | ".join(cells) + " |")
+    atomic_write_text(out_dir / "hints.md", "\n".join(lines + ["", *notes]) + "\n")
+    return out_dir / "hints.md", out_dir / "hints.csv"
+
+
 def write_paired(differences: list[PairedDifference], candidate: str, out_dir: Path) -> tuple[Path, Path]:
     """paired.csv (every number) and paired.md: `candidate` minus each other method."""
     labels = {name: label for name, label, _ in PAIRED_METRICS}

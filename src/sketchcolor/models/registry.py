@@ -33,6 +33,13 @@ def build_generator(config: Any) -> nn.Module:
     return _lookup(_GENERATORS, config.name, "generator")(config)
 
 
+def generator_inputs(config: Any) -> int:
+    """Input channels of a generator: the sketch's, and the hint channels when it takes hints."""
+    from ..hints import HINT_CHANNELS
+
+    return config.in_channels + (HINT_CHANNELS if getattr(config, "hints", False) else 0)
+
+
 def build_discriminator(config: Any) -> nn.Module:
     """Build the discriminator named by `config.name` (a DiscriminatorConfig)."""
     return _lookup(_DISCRIMINATORS, config.name, "discriminator")(config)

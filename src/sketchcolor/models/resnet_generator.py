@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from .blocks import make_activation, make_norm
-from .registry import register_generator
+from .registry import generator_inputs, register_generator
 
 
 class ResnetBlock(nn.Module):
@@ -52,5 +52,5 @@ class ResnetGenerator(nn.Module):
 
 @register_generator("resnet")
 def resnet(config) -> ResnetGenerator:
-    return ResnetGenerator(in_channels=config.in_channels, out_channels=config.out_channels, ngf=config.ngf,
+    return ResnetGenerator(in_channels=generator_inputs(config), out_channels=config.out_channels, ngf=config.ngf,
                            blocks=config.blocks, activation=config.activation, norm=config.norm)

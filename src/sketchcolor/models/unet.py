@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from .blocks import ResidualUnit, make_activation, make_norm
-from .registry import register_generator
+from .registry import generator_inputs, register_generator
 
 DROPOUT_STAGES = 3  # pix2pix puts dropout in the three innermost decoder stages
 
@@ -88,7 +88,7 @@ class ResUNet(nn.Module):
 @register_generator("resunet")
 def resunet(config) -> ResUNet:
     return ResUNet(
-        in_channels=config.in_channels,
+        in_channels=generator_inputs(config),
         out_channels=config.out_channels,
         ngf=config.ngf,
         depth=config.depth,

@@ -27,7 +27,9 @@ from .. import __version__
 from ..checkpoint import load_model, model_label, resolve_model_dir
 from ..compose import LINE_MODES
 from ..device import resolve_device
-from ..imageio import ImageReadError, ImageTooLargeError, decode_image
+from ..errors import SketchcolorError
+from ..hints import Hints, hint_layer, parse_hints
+from ..imageio import ImageReadError, ImageTooLargeError, decode_image, read_layer
 from ..inference import Colorizer
 from .pages import STATIC, page
 from .pool import QueueFull, WorkerPool
@@ -36,6 +38,8 @@ from .study_api import add_study
 
 log = logging.getLogger("sketchcolor")
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the small option fields around the file
+HINTS_FIELD = ('color hints as JSON: {"units": "pixels" or "relative", "points": [{"x", "y", "color": "#rrggbb", '
+               '"radius"}], "strokes": [{"points": [[x, y], ...], "color", "width"}]} (the hint-file format)')
 
 
 class Service:
@@ -58,7 +62,7 @@ class Service:
                 "working_size": self.colorizer.size, "size_multiple": self.size_multiple,
                 "max_working_size": self.settings.max_working_size, "lines": list(LINE_MODES),
                 "max_upload_bytes": self.settings.max_upload_bytes, "max_pixels": self.settings.max_pixels,
-                "info": self.info}
+                "hints": self.colorizer.takes_hints, "info": self.info}
 
     def check_size(self, size: int | None) -> int:
         if size is None:
@@ -68,11 +72,28 @@ class Service:
             raise HTTPException(422, f"size must be a multiple of {step} from {step} to {limit}, not {size}")
         return size
 
-    def colorize_png(self, data: bytes, name: str, lines: str, size: int) -> bytes:
+    def read_hints(self, text: str | None, layer: bytes | None) -> Hints | None:
+        """The request's hints (a JSON field, or a hint-layer image), or an HTTP 422 saying what is wrong."""
+        if text is None and layer is None:
+            return None
+        if not self.colorizer.takes_hints:
+            raise HTTPException(422, f"the model {self.name} was trained without color hints; send none")
+        if text is not None and layer is not None:
+            raise HTTPException(422, "send hints as JSON or as a hint layer, not both")
+        try:
+            if text is not None:
+                return parse_hints(text, source="hints")
+            return hint_layer(read_layer(layer, "hint_layer", self.settings.max_pixels))
+        except SketchcolorError as err:  # unreadable JSON or layer image, bad colors, ...
+            raise HTTPException(422, str(err)) from None
+
+    def colorize_png(self, data: bytes, name: str, lines: str, size: int, hints: Hints | None = None) -> bytes:
         """Runs on a pool thread: decode, colorize, encode."""
         sketch = decode_image(data, name, self.settings.max_pixels)
+        if hints:
+            hints.check(sketch.size)
         buffer = io.BytesIO()
-        self.colorizer(sketch, lines=lines, size=size).save(buffer, format="PNG")
+        self.colorizer(sketch, lines=lines, size=size, hints=hints).save(buffer, format="PNG")
         return buffer.getvalue()
 
 
@@ -127,16 +148,22 @@ def _api_routes() -> APIRouter:
         lines: Annotated[Literal["keep", "model"], Form(description="keep: the sketch's lines over the colors; "
                                                                      "model: the network's output")] = "keep",
         size: Annotated[int | None, Form(description="working size in px (default: the model's)")] = None,
+        hints: Annotated[str | None, Form(description=HINTS_FIELD)] = None,
+        hint_layer: Annotated[UploadFile | None, File(description="color hints as an RGBA PNG of the sketch's "
+                                                                   "size, opaque where there are hints")] = None,
     ) -> Response:
-        """Colorize one sketch; the result is a PNG at the sketch's size."""
+        """Colorize one sketch, following the color hints if any; the result is a PNG at the sketch's size."""
         # `lines` is spelled out (compose.LINE_MODES) so the OpenAPI schema lists its values.
         service: Service = request.app.state.service
         working = service.check_size(size)
         data = await file.read(service.settings.max_upload_bytes + 1)
         if len(data) > service.settings.max_upload_bytes:
             raise HTTPException(413, _too_large(service.settings))
+        layer = await hint_layer.read(service.settings.max_upload_bytes + 1) if hint_layer is not None else None
+        page_hints = service.read_hints(hints, layer)
         try:
-            png = await service.pool.run(service.colorize_png, data, file.filename or "upload", lines, working)
+            png = await service.pool.run(service.colorize_png, data, file.filename or "upload", lines, working,
+                                         page_hints)
         except QueueFull:
             raise HTTPException(503, "the colorizer is busy; try again shortly",
                                 headers={"Retry-After": str(service.settings.retry_after_s)}) from None
@@ -144,6 +171,8 @@ def _api_routes() -> APIRouter:
             raise HTTPException(413, str(err)) from None
         except ImageReadError as err:
             raise HTTPException(415, str(err)) from None
+        except SketchcolorError as err:  # hints that do not fit the page
+            raise HTTPException(422, str(err)) from None
         return Response(png, media_type="image/png")
 
     return router

@@ -4,6 +4,7 @@ read it whole (one folder, replaced atomically: see `checkpoint.save_state`)."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,11 +95,29 @@ def build_networks(config: Config, device: torch.device, dist: Distributed,
 def start_from(generator: nn.Module, model: str, expected: GeneratorConfig) -> None:
     """Fine-tune: the generator's weights from a model directory or run folder."""
     source, source_config, _ = load_model(resolve_model_dir(model))
-    if source_config.generator != expected:
+    gains_hints = expected.hints and not source_config.generator.hints
+    if dataclasses.replace(source_config.generator, hints=expected.hints) != expected:
         raise SketchcolorError(f"train.init_from {model}: its generator ({source_config.generator}) "
                                f"differs from this config's ({expected})")
-    generator.load_state_dict(source.state_dict())
-    log.info("generator starts from %s", model)
+    state = source.state_dict()
+    if gains_hints:
+        state = with_hint_inputs(state, generator.state_dict())
+    generator.load_state_dict(state)
+    log.info("generator starts from %s%s", model, " (hint inputs at zero)" if gains_hints else "")
+
+
+def with_hint_inputs(source: dict[str, torch.Tensor], target: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A hint-less generator's weights for its hint-capable twin: the first layer's weights for
+    the new input channels are zero, so with or without hints the twin starts out painting
+    exactly what the source paints, and training teaches it to use them."""
+    widened = dict(source)
+    for name, weight in source.items():
+        wanted = target[name].shape
+        if weight.shape != wanted:  # only the first convolution's input side differs
+            grown = torch.zeros(wanted, dtype=weight.dtype)
+            grown[:, : weight.shape[1]] = weight
+            widened[name] = grown
+    return widened
 
 
 def average_of(generator: nn.Module, decay: float) -> AveragedModel | None:

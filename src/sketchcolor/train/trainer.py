@@ -58,7 +58,8 @@ class Trainer:
         self.state = self.new_state()
         self.train_set, self.val_sets = None, []
         if data is not None:  # one folder, or several sources mixed (a validation set per source with val/)
-            self.train_set, self.val_sets = train_val_sets(data, config.data, config.train.seed)
+            self.train_set, self.val_sets = train_val_sets(data, config.data, config.train.seed,
+                                                         config.hints if config.generator.hints else None)
         # Only rank 0 validates and writes; the log is open while `fit` runs.
         self.validator = Validator(config, self.run_dir, self.device) if self.dist.is_main and data is not None else None
         self.scalar_log: ScalarLog | None = None
@@ -136,8 +137,12 @@ class Trainer:
         state = self.state
         sketch = batch["sketch"].to(self.device, non_blocking=True, memory_format=self.layout)
         color = batch["color"].to(self.device, non_blocking=True, memory_format=self.layout)
+        given = sketch  # what the generator sees: the sketch, and the color hints if it takes them
+        if "hints" in batch:
+            given = torch.cat([sketch, batch["hints"].to(self.device, non_blocking=True)], 1).contiguous(
+                memory_format=self.layout)
         with self._autocast():
-            painted = self._fast(state.generator)(sketch)
+            painted = self._fast(state.generator)(given)
             fake = render(painted, sketch, self.config.generator.output)
         d_terms = self.d_step(sketch, color, fake)
         g_terms = self.g_step(sketch, color, fake, painted)

@@ -14,7 +14,7 @@ import torch
 from ..checkpoint import save_model
 from ..config import Config
 from ..data import PagePairs
-from ..evaluation import SCORED_SIZE, evaluate, is_better, load_fid, score_pages
+from ..evaluation import SCORED_SIZE, HintPlan, evaluate, is_better, load_fid, score_pages
 from ..evaluation.grids import comparison_grid
 from ..inference import Colorizer
 from ..paths import default_cache_dir
@@ -37,10 +37,12 @@ class Validator:
         """Score `generator` on every set; append to metrics.jsonl; save best/ when the mean
         over sets of eval.metric improves. Returns the means, with each set's scores under "sets"."""
         colorizer = Colorizer(generator, self.config, device=self.device)  # a copy: the trainer's stays as it is
+        # A hint-capable generator is chosen on pages with hints, as `evaluate --hints` draws them.
+        plan = HintPlan(self.config.eval.hints if self.config.generator.hints else 0)
         per_set = {}
         for pairs in val_sets:
             result = evaluate(colorizer, pairs, size=self.size, fid=self.fid, limit=self.config.eval.limit,
-                              progress=False)
+                              progress=False, hints=plan)
             per_set[pairs.label] = {key: result.metrics.get(key) for key in LOGGED}
         metrics = {key: mean_over_sets(per_set, key) for key in LOGGED}
         with (self.run_dir / "metrics.jsonl").open("a") as out:
