@@ -105,6 +105,18 @@ def test_draw_hints_puts_each_color_where_the_page_puts_it():
     assert draw_hints(tiny, (2000, 2000), fit_box(2000, 2000, 64), (64, 64))[3].sum() == 1  # never lost to scale
 
 
+def test_a_hints_color_spreads_through_the_paper_but_not_across_lines():
+    sketch = torch.ones(1, 32, 32)
+    sketch[:, :, 16] = -1  # a vertical line down the middle
+    hints = parse_hints({"points": [{"x": 10.5, "y": 16.5, "color": "#00ff00", "radius": 0.5}]})
+    channels = draw_hints(hints, (32, 32), Box(0, 0, 32, 32), (32, 32), sketch=sketch, reach=8)
+    reached = channels[3] > 0
+    assert channels[3, 16, 10] == 1 and channels[3, 16, 14] == 0.5  # the hint, and its spread
+    assert reached[:, :16].sum() > 50 and not reached[:, 16:].any()  # the line holds
+    assert torch.equal(channels[:3, reached], torch.tensor([[-1.0], [1.0], [-1.0]]).expand(3, int(reached.sum())))
+    assert not (channels[3, 16, :] > 0)[:2].any()  # 8 steps from x=10 reach x=2, not further
+
+
 def test_a_written_hint_layer_reads_back_as_the_same_hints():
     hints = parse_hints({"points": [{"x": 30, "y": 30, "color": "#20a040", "radius": 6}],
                          "strokes": [{"points": [[5, 60], [70, 50]], "color": "#3050c0", "width": 5}]})

@@ -126,9 +126,14 @@ class TrainConfig:
 
 @dataclass
 class HintConfig:
-    """How training draws color hints from the true colors (hints.simulate_hints), for a
-    generator with generator.hints: ideepcolor's and PaintsChainer's recipes, in fractions of
-    the image's side so they hold at any training size."""
+    """Color hints for a generator with generator.hints: how training draws them from the true
+    colors (hints.simulate_hints: ideepcolor's and PaintsChainer's recipes, in fractions of the
+    image's side so they hold at any training size), and how the network's input spreads them."""
+
+    # How far (a fraction of the working size) each hint's color is spread through the paper
+    # around it, up to the lines, in the hint channels (hints.spread_hints; 0: the dots alone).
+    # Part of the model's input: training and colorizing use the model's own value.
+    spread: float = 0.1
 
     none_share: float = 0.4  # samples with no hints at all (PaintsChainer: 40%)
     mean_count: float = 8.0  # mean number of marks when there are any (geometric, ideepcolor's p = 1/8)

@@ -125,6 +125,10 @@ class Colorizer:
         """Whether the model was trained with color hints (hints.py)."""
         return self.config.generator.hints
 
+    def hint_reach(self, size: int) -> int:
+        """How many pixels of a `size` working page each hint's color is spread (config.HintConfig.spread)."""
+        return round(self.config.hints.spread * size)
+
     def __call__(self, images: Image.Image | list[Image.Image], *, hints=None,
                  **options) -> Image.Image | list[Image.Image]:
         """Colorized pages, each at its input's full size; `hints` (one per page, or one for a
@@ -150,8 +154,10 @@ class Colorizer:
             regions = [fit_region(gray, side) for gray in grays]
             given = None
             if self.takes_hints:  # drawn straight at the working size, where the network reads them
-                given = torch.stack([draw_hints(page_hints, gray.size, fit_box(*gray.size, size), (size, size))
-                                     for gray, page_hints in zip(grays, hints[start : start + self.batch_size])])
+                given = torch.stack([draw_hints(page_hints, gray.size, fit_box(*gray.size, size), (size, size),
+                                                sketch=region.sketch, reach=self.hint_reach(size))
+                                     for gray, region, page_hints in zip(grays, regions,
+                                                                         hints[start : start + self.batch_size])])
             colors = self.paint(torch.stack([region.sketch for region in regions]), size, chosen.lines, given).cpu()
             results += [compose_page(c, region, gray, lines=chosen.lines, smooth=chosen.smooth)
                         for c, region, gray in zip(colors, regions, grays)]
@@ -174,7 +180,8 @@ class Colorizer:
         region = tile_region(gray, size)
         stacked = region.sketch
         if self.takes_hints:  # hint channels tiled with the sketch, so each tile sees its own hints
-            stacked = torch.cat([stacked, draw_hints(hints, gray.size, region.box, tuple(stacked.shape[-2:]))])
+            stacked = torch.cat([stacked, draw_hints(hints, gray.size, region.box, tuple(stacked.shape[-2:]),
+                                                     sketch=region.sketch, reach=self.hint_reach(size))])
         colors = colorize_tiled(lambda tiles: self.paint(tiles[:, :1], size, chosen.lines, tiles[:, 1:] if
                                                          self.takes_hints else None), stacked, size, self.batch_size)
         return compose_page(colors, region, gray, lines=chosen.lines, smooth=chosen.smooth)

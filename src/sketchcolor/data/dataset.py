@@ -81,7 +81,8 @@ class PairDataset(Dataset):
         pixels = ((tensor + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
         hints = simulate_hints(pixels[..., 1:], pixels[..., 0], hint_count(rng, self.hints), rng, self.hints)
         height, width = pixels.shape[:2]
-        return draw_hints(hints, (width, height), Box(0, 0, height, width), (height, width))
+        return draw_hints(hints, (width, height), Box(0, 0, height, width), (height, width), sketch=tensor[:1],
+                          reach=round(self.hints.spread * max(height, width)))
 
 
 class MixedPairs(Dataset):
