@@ -246,25 +246,22 @@ def draw_hints(hints: Hints | None, page_size: tuple[int, int], box: Box, canvas
 
 SPREAD_MASK = 0.5  # the mask channel where a hint's color was spread (1 on the hint itself)
 BARRIER = 0.6  # sketch values (in [-1, 1]) darker than this, gray 204 and below, stop a spread
-_CROSS = torch.tensor([[0.0, 1.0, 0.0], [1.0, 1.0, 1.0], [0.0, 1.0, 0.0]])
 
 
 def spread_hints(channels: torch.Tensor, sketch: torch.Tensor, reach: int) -> torch.Tensor:
-    """Hint channels with each hint's color carried up to `reach` pixels through the paper
-    around it, never across a line (4-connected steps, so a diagonal gap in a line holds too);
-    where two spreads meet, their colors mix. The network still decides what to paint: this
-    only puts the artist's color where the region it was dropped in is, which a small
-    generator otherwise learns to do slowly (AlacGAN and PaintsChainer train for days)."""
+    """Hint channels (4, H, W) with each hint's color carried up to `reach` pixels through the
+    paper around it, never across a line of the sketch (1, h, w), in 4-connected steps, so a
+    diagonal gap in a line holds too; where two spreads meet, their colors mix. The network
+    still decides what to paint: this only puts the artist's color over the region it was
+    dropped in, which a small generator otherwise learns to do slowly."""
     if not channels[3].any():
         return channels
     height, width = channels.shape[-2:]
     paper = F.interpolate(sketch[None].float(), size=(height, width), mode="area")[0, 0] > BARRIER
     hinted = channels[3] > 0
-    filled, colors = hinted.clone(), channels[:3].clone()
-    kernel = _CROSS.expand(3, 1, 3, 3)
+    filled, colors = hinted.clone(), channels[:3] * hinted
     for _ in range(reach):
-        total = F.conv2d((colors * filled)[None], kernel, padding=1, groups=3)[0]
-        count = F.conv2d(filled[None, None].float(), _CROSS[None, None], padding=1)[0, 0]
+        total, count = _neighbour_sum(colors), _neighbour_sum(filled[None].float())[0]
         reached = (count > 0) & ~filled & paper
         if not reached.any():
             break
@@ -272,6 +269,12 @@ def spread_hints(channels: torch.Tensor, sketch: torch.Tensor, reach: int) -> to
         filled |= reached
     mask = torch.where(hinted, 1.0, torch.where(filled, SPREAD_MASK, 0.0))
     return torch.cat([colors * filled, mask[None]])
+
+
+def _neighbour_sum(x: torch.Tensor) -> torch.Tensor:
+    """The sum over each pixel's four neighbours (zero outside the image), for (C, H, W)."""
+    padded = F.pad(x, (1, 1, 1, 1))
+    return padded[:, :-2, 1:-1] + padded[:, 2:, 1:-1] + padded[:, 1:-1, :-2] + padded[:, 1:-1, 2:]
 
 
 def hints_image(hints: Hints, page_size: tuple[int, int]) -> Image.Image:
