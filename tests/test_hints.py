@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 from fastapi.testclient import TestClient
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from conftest import draw_pair, run_cli, write_pairs
 from sketchcolor.checkpoint import save_model
@@ -161,6 +161,21 @@ def test_hints_change_the_page_and_every_detail_mode_takes_them(hint_model):
         assert hinted.shape == without.shape and np.abs(hinted - without).max() > 0
     with pytest.raises(SketchcolorError, match="2 hint sets for 1 pages"):
         colorizer.layers([sketch], hints=[RED, RED])
+
+
+def test_a_hint_fills_its_region_up_to_the_lines_as_far_as_hint_fill_says(hint_model):
+    sketch = Image.new("L", (128, 128), 255)
+    ImageDraw.Draw(sketch).rectangle([20, 20, 60, 100], outline=0, width=3)  # a closed box
+    colorizer = Colorizer.from_pretrained(hint_model, device="cpu", backend="torch", precision="fp32")
+    hint = {"points": [{"x": 40, "y": 60, "color": "#2040e0", "radius": 2}]}
+    inside, outside = (slice(30, 90), slice(30, 50)), (slice(30, 90), slice(80, 120))
+    filled = np.asarray(colorizer(sketch, hints=hint, hint_fill=1.0), dtype=float)
+    plain = np.asarray(colorizer(sketch, hints=hint, hint_fill=0), dtype=float)
+    assert np.abs(filled[inside] - (32, 64, 224)).max() < 12  # the whole box took the hint
+    assert np.abs(filled[outside] - plain[outside]).max() < 12  # nothing beyond its lines did
+    assert np.abs(plain[inside] - (32, 64, 224)).mean() > 30  # the random network alone does not
+    with pytest.raises(SketchcolorError, match="hint_fill"):
+        colorizer(sketch, hints=hint, hint_fill=-1)
 
 
 def test_training_samples_carry_hints_a_share_without(tmp_path, pair_root, hint_config):

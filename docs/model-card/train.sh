@@ -9,6 +9,7 @@
 #            for every sample in a random line style (`--colors`; 300 faces held out by file).
 #            Its best/ generator is chosen by CIEDE2000, the mean over the three validation
 #            sets (the 8 anime pairs, OpenMoji val, the 300 faces).
+#   stage 4: color hints (below): 2,000 steps more from stage 3's generator widened with hint inputs.
 # Stages 1-2 keep best/ by validation SSIM (OpenMoji val; stage 2 also the 8 anime pairs).
 # The floor trains in bf16 (train.amp_on_cpu, 1.67x here); the model in fp32, as bf16 gains it
 # nothing on this CPU (its gradient penalty runs in fp32). Costs per stage: MODEL_CARD.md.
@@ -33,4 +34,13 @@ for config in default pix2pix-small; do
     --out "$RUNS/$config-stage3" --resume --set train.init_from="$RUNS/$config-stage2" --set train.max_steps=2000 \
     --set eval.metric=ciede2000_mean "${tv[@]}" "${fast[@]}"
 done
-sketchcolor export model --model "$RUNS/default-stage3" --out "$RUNS/default-model" --half
+# Stage 4 (the model only): color hints. The stage-3 model as it was bundled (half-precision
+# weights) widened with four hint inputs at zero weight, then 2,000 steps on the stage-3 data
+# with hints drawn from the true colors; best/ by CIEDE2000 over the three validation sets, each
+# page given 8 hints.
+sketchcolor export model --model "$RUNS/default-stage3" --out "$RUNS/default-stage3-model" --half
+sketchcolor train --config default --data "$split@50" --data "$OPENMOJI" --colors "$FACES" --out "$RUNS/default-stage4" \
+  --resume --set train.init_from="$RUNS/default-stage3-model" --set generator.hints=true --set train.max_steps=2000 \
+  --set eval.hints=8 --set eval.metric=ciede2000_mean --set loss.tv_weight=10 --set train.amp_on_cpu=true \
+  --set train.compile=true
+sketchcolor export model --model "$RUNS/default-stage4" --out "$RUNS/default-model" --half

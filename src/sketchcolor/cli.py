@@ -78,11 +78,15 @@ def train(config_name: str, data_roots: tuple[str, ...], color_roots: tuple[str,
 @click.option("--layers", is_flag=True,
               help="Also write NAME.flat.png, NAME.lines.png and NAME.lines-alpha.png (needs --lines keep), and "
                    "NAME.hints.png, the hints used.")
+@click.option("--hint-fill", type=click.FloatRange(0, 4), default=None, metavar="FRACTION",
+              help="With --lines keep: how far each hint fills the region it is in, up to the lines, as a "
+                   "fraction of the working size [default: 0.5]; 0 leaves the colors to the network alone.")
 @click.option("--smooth", default=None, type=click.IntRange(min=0), metavar="ROUNDS",
               help="With --lines keep: rounds of evening colors out inside the lines [default: 256, as the model "
                    "card measured]; 0 keeps the network's colors as painted.")
 def colorize(inputs: tuple[str, ...], out_dir: Path, model: str | None, device: str, batch_size: int, lines: str,
-             backend: str, precision: str, detail: str, hints: Path | None, layers: bool, smooth: int) -> None:
+             backend: str, precision: str, detail: str, hints: Path | None, layers: bool, hint_fill: float | None,
+             smooth: int) -> None:
     """Colorize sketches (files, folders or globs) into OUT/<name>.png, at each input's size,
     following color hints if given."""
     from .colorize_files import colorize_paths, expand_inputs
@@ -94,7 +98,7 @@ def colorize(inputs: tuple[str, ...], out_dir: Path, model: str | None, device: 
     if hints is not None and hints.is_file() and len(paths) + len(missing) > 1:
         raise click.UsageError("a hint file is for one page: for several, give --hints a folder of hint files "
                                "named after the pages")
-    tuning = {} if smooth is None else {"smooth": smooth}
+    tuning = {name: value for name, value in (("smooth", smooth), ("hint_fill", hint_fill)) if value is not None}
     colorizer = Colorizer.from_pretrained(model, device=device, batch_size=batch_size, backend=backend,
                                           precision=precision, images=len(paths), lines=lines, detail=detail,
                                           **tuning)
@@ -137,8 +141,10 @@ def colorize(inputs: tuple[str, ...], out_dir: Path, model: str | None, device: 
 @click.option("--counterfactual", is_flag=True,
               help="Hints of the true colors with their hue turned 90-180 degrees: also scores adherence "
                    "(CIEDE2000 of each hint to its region's median color) and leakage (its color outside).")
+@click.option("--hint-fill", type=click.FloatRange(0, 4), default=None, metavar="FRACTION",
+              help="As `colorize --hint-fill` [default: colorize's].")
 def evaluate(model, data_root, split, report_dir, fid_weights, limit, size, sketch_side, device, batch_size, lines,
-             baseline, aligned_only, colors_only, hint_counts, counterfactual) -> None:
+             baseline, aligned_only, colors_only, hint_counts, counterfactual, hint_fill) -> None:
     """Score a model on a split: SSIM, PSNR, L1, colorfulness, CIEDE2000, line fidelity and FID.
     Writes REPORT/metrics.json (the means), per_image.csv (each image's scores) and grid.png."""
     from .baselines import BASELINES
@@ -160,8 +166,9 @@ def evaluate(model, data_root, split, report_dir, fid_weights, limit, size, sket
     else:
         model_dir = resolve_model_dir(model)
         # fp32 eager: scores describe the model, not the runtime that happens to be fastest here
+        fill = {} if hint_fill is None else {"hint_fill": hint_fill}
         colorizer = Colorizer.from_pretrained(model_dir, device=device, batch_size=batch_size, lines=lines,
-                                              backend="torch", precision="fp32")
+                                              backend="torch", precision="fp32", **fill)
         label, source = model_label(model_dir), str(model_dir)
     pairs = load_pages(data_root, split, sketch_side, aligned=aligned_only, colors=colors_only)
     fid = load_fid(fid_weights, resolve_device(device), default_cache_dir() / "fid")
@@ -173,7 +180,8 @@ def evaluate(model, data_root, split, report_dir, fid_weights, limit, size, sket
                                     hints=plan)
         info = {"model": source, "data": str(data_root), "split": split, "size": size,
                 "lines": "model" if baseline else lines, "aligned_only": aligned_only, "colors_only": colors_only,
-                "skipped": len(pairs.skipped), "hints": count, "counterfactual": counterfactual}
+                "skipped": len(pairs.skipped), "hints": count, "counterfactual": counterfactual,
+                "hint_fill": None if baseline else colorizer.options.hint_fill}
         out = report_dir if len(counts) == 1 else report_dir / f"hints-{count}"
         write_report(evaluation, out, info, label)
         click.echo((f"{count} hints per page:\n" if len(counts) > 1 else "") + format_table(evaluation.metrics))

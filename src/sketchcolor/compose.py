@@ -56,14 +56,14 @@ def smooth_within_lines(colors: torch.Tensor, paint: torch.Tensor, steps: int) -
 
 
 def _smooth_page(colors: torch.Tensor, paint: torch.Tensor, steps: int) -> torch.Tensor:
-    share = paint / _cross_sum(paint).clamp_min(1.0)  # zero on ink: ink pixels never feed their neighbours
+    share = paint / cross_sum(paint).clamp_min(1.0)  # zero on ink: ink pixels never feed their neighbours
     spread = colors * paint
     for _ in range(steps):
-        spread = _cross_sum(spread) * share
+        spread = cross_sum(spread) * share
     return torch.where(paint.bool(), spread, colors)
 
 
-def _cross_sum(x: torch.Tensor) -> torch.Tensor:
+def cross_sum(x: torch.Tensor) -> torch.Tensor:
     """Each pixel plus its four edge neighbours (zero beyond the border)."""
     padded = F.pad(x, (1, 1, 1, 1))
     return (padded[..., 1:-1, 1:-1] + padded[..., :-2, 1:-1] + padded[..., 2:, 1:-1]

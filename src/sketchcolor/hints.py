@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageColor, ImageDraw
 
+from .compose import cross_sum
 from .config import HintConfig
 from .errors import SketchcolorError
 from .imageio import INK_GRAY, read_layer
@@ -261,7 +262,7 @@ def spread_hints(channels: torch.Tensor, sketch: torch.Tensor, reach: int) -> to
     hinted = channels[3] > 0
     filled, colors = hinted.clone(), channels[:3] * hinted
     for _ in range(reach):
-        total, count = _neighbour_sum(colors), _neighbour_sum(filled[None].float())[0]
+        total, count = cross_sum(colors), cross_sum(filled[None].float())[0]
         reached = (count > 0) & ~filled & paper
         if not reached.any():
             break
@@ -271,10 +272,10 @@ def spread_hints(channels: torch.Tensor, sketch: torch.Tensor, reach: int) -> to
     return torch.cat([colors * filled, mask[None]])
 
 
-def _neighbour_sum(x: torch.Tensor) -> torch.Tensor:
-    """The sum over each pixel's four neighbours (zero outside the image), for (C, H, W)."""
-    padded = F.pad(x, (1, 1, 1, 1))
-    return padded[:, :-2, 1:-1] + padded[:, 2:, 1:-1] + padded[:, 1:-1, :-2] + padded[:, 1:-1, 2:]
+def paint_hints(colors: torch.Tensor, channels: torch.Tensor) -> torch.Tensor:
+    """Colors (3, H, W) with the hint channels' colors laid over them wherever a hint or its
+    spread reaches: a bucket fill from each hint, bounded by the lines and by its reach."""
+    return torch.where(channels[3:] > 0, channels[:3], colors)
 
 
 def hints_image(hints: Hints, page_size: tuple[int, int]) -> Image.Image:

@@ -18,9 +18,9 @@ from .compose import LINE_MODES, SMOOTH_STEPS, render
 from .config import Config
 from .device import resolve_device
 from .errors import SketchcolorError
-from .hints import HINT_CHANNELS, Hints, as_hints, draw_hints
+from .hints import HINT_CHANNELS, Hints, as_hints, draw_hints, paint_hints
 from .imageio import to_gray
-from .page import PAGE_SCALE, Layers, compose_page, fit_box, fit_region, tile_region
+from .page import PAGE_SCALE, Layers, Region, compose_page, fit_box, fit_region, tile_region
 from .runtime import BACKENDS, PRECISIONS, FrozenCompiled, autocast, pick_backend, pick_precision
 from .tiling import colorize_tiled
 
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("sketchcolor")
 DETAIL_MODES = ("whole", "tiles")
+HINT_FILL = 0.5  # PageOptions.hint_fill: chosen on the validation sets (MODEL_CARD.md)
 NO_HINTS = ("this model was trained without color hints: colorize without hints, or use a hint-capable model "
             "(the bundled default takes them)")
 
@@ -41,10 +42,15 @@ class PageOptions:
     smooth: int = SMOOTH_STEPS  # rounds of evening colors out inside the lines (lines "keep")
     detail: str = "whole"  # whole: the page at the working size; tiles: overlapping tiles at twice that
     size: int | None = None  # the network's working size; None: the model's own (data.size)
+    # With lines "keep": how far (a fraction of the working size) each color hint fills the
+    # region it was dropped in, up to the lines, over the network's colors (0: the network's alone).
+    hint_fill: float = HINT_FILL
 
     def __post_init__(self) -> None:
         if self.smooth < 0:
             raise SketchcolorError(f"smooth must be 0 or more rounds, not {self.smooth}")
+        if not 0 <= self.hint_fill <= 4:
+            raise SketchcolorError(f"hint_fill must be from 0 to 4 working sizes, not {self.hint_fill}")
         for name, value, allowed in (("lines", self.lines, LINE_MODES), ("detail", self.detail, DETAIL_MODES)):
             if value not in allowed:
                 raise SketchcolorError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
@@ -159,9 +165,22 @@ class Colorizer:
                                      for gray, region, page_hints in zip(grays, regions,
                                                                          hints[start : start + self.batch_size])])
             colors = self.paint(torch.stack([region.sketch for region in regions]), size, chosen.lines, given).cpu()
-            results += [compose_page(c, region, gray, lines=chosen.lines, smooth=chosen.smooth)
-                        for c, region, gray in zip(colors, regions, grays)]
+            results += [compose_page(self._filled(c, region, gray, page_hints, size, chosen), region, gray,
+                                     lines=chosen.lines, smooth=chosen.smooth)
+                        for c, region, gray, page_hints in zip(colors, regions, grays,
+                                                               hints[start : start + self.batch_size])]
         return results
+
+    def _filled(self, colors: torch.Tensor, region: Region, gray: Image.Image, hints: Hints | None, size: int,
+                chosen: PageOptions) -> torch.Tensor:
+        """The region's colors with each hint filling the area it was dropped in (lines "keep":
+        where the page's lines are resolved), before they are evened out inside the lines."""
+        if not hints or chosen.lines != "keep" or chosen.hint_fill <= 0:
+            return colors
+        # Both detail modes compose at PAGE_SCALE working sizes: the reach is measured there.
+        fill = draw_hints(hints, gray.size, region.box, tuple(colors.shape[-2:]), sketch=region.sketch,
+                          reach=round(chosen.hint_fill * size * PAGE_SCALE))
+        return paint_hints(colors, fill)
 
     def _checked_hints(self, images: list[Image.Image], hints: list | None) -> list[Hints | None]:
         """One Hints (or None) per page, each checked against its page; hints for a model that
@@ -184,7 +203,8 @@ class Colorizer:
                                                      sketch=region.sketch, reach=self.hint_reach(size))])
         colors = colorize_tiled(lambda tiles: self.paint(tiles[:, :1], size, chosen.lines, tiles[:, 1:] if
                                                          self.takes_hints else None), stacked, size, self.batch_size)
-        return compose_page(colors, region, gray, lines=chosen.lines, smooth=chosen.smooth)
+        return compose_page(self._filled(colors, region, gray, hints, size, chosen), region, gray,
+                            lines=chosen.lines, smooth=chosen.smooth)
 
     @torch.no_grad()
     def paint(self, sketches: torch.Tensor, size: int | None = None, lines: str = "keep",

@@ -1,0 +1,70 @@
+"""Draw docs/images/hints-example.png: OpenMoji test-split outlines colorized by the bundled model
+without hints, with 8 hints of OpenMoji's own colors, and with the same hints' hues turned.
+
+Per row: no hints | the hints on the outline | the result | the turned hints | the result |
+OpenMoji's colors. Hints are drawn from OpenMoji's colors exactly as `evaluate --hints` draws
+them (seed 0 per emoji), so the figure shows what the measured numbers measure.
+
+    python docs/make_hints_figure.py --package openmoji-17.0.0.tgz   # from `npm pack openmoji`
+"""
+
+from __future__ import annotations
+
+import argparse
+import tarfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+from sketchcolor import Colorizer
+from sketchcolor.config import HintConfig
+from sketchcolor.data.openmoji import render_svg
+from sketchcolor.hints import Hints, hints_image, rotate_hue, simulate_hints
+
+EMOJI = ("1F408", "1F33A", "1F439")  # test split (never trained on): cat, hibiscus, hamster
+SIZE = 256
+HINTS = 8
+
+
+def render(package: tarfile.TarFile, kind: str, code: str) -> Image.Image:
+    return Image.fromarray(render_svg(package.extractfile(f"package/{kind}/svg/{code}.svg").read(), SIZE)).convert("RGB")
+
+
+def with_hints(sketch: Image.Image, hints: Hints) -> Image.Image:
+    """The outline with the hints painted over it, each ringed in white so it reads on any color."""
+    layer = hints_image(hints, sketch.size)
+    ring = layer.getchannel("A").filter(ImageFilter.MaxFilter(5))
+    shown = sketch.copy()
+    shown.paste((255, 255, 255), mask=ring)
+    shown.paste(layer, mask=layer)
+    return shown
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--package", type=Path, required=True, help="openmoji .tgz")
+    parser.add_argument("--model", default=None, help="model directory [default: the bundled model]")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "images" / "hints-example.png")
+    args = parser.parse_args()
+    colorizer = Colorizer.from_pretrained(args.model, backend="torch", precision="fp32")
+    figure = Image.new("RGB", (6 * SIZE, len(EMOJI) * SIZE), "white")
+    with tarfile.open(args.package) as package:
+        for row, code in enumerate(EMOJI):
+            sketch, real = render(package, "black", code), render(package, "color", code)
+            rng = np.random.default_rng([0, zlib.crc32(code.encode())])
+            true = simulate_hints(np.asarray(real), np.asarray(sketch.convert("L")), HINTS, rng, HintConfig(),
+                                  chromatic=True)
+            turned = rotate_hue(true, rng)
+            columns = (colorizer(sketch), with_hints(sketch, true), colorizer(sketch, hints=true),
+                       with_hints(sketch, turned), colorizer(sketch, hints=turned), real)
+            for column, image in enumerate(columns):
+                figure.paste(image, (column * SIZE, row * SIZE))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    figure.save(args.out)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
