@@ -1,7 +1,8 @@
 """End to end in a real headless browser: `sketchcolor serve` on a loopback port, Debian's
 chromium driven by Playwright. Upload a sketch, get a colored PNG, complete a study session
-and find its ratings in the report."""
+and find its ratings in the report; paint a color hint and see the colors follow it."""
 
+import json
 import os
 import signal
 import socket
@@ -9,14 +10,17 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 import sketchcolor
 from sketchcolor.checkpoint import save_model
+from sketchcolor.hints import parse_hints
 from sketchcolor.imageio import mean_saturation
 from sketchcolor.models import build_generator
 from sketchcolor.serve.study import CRITERIA, build_study, study_results
@@ -26,6 +30,12 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SKETCH = Path(sketchcolor.__file__).parent / "examples" / "sketch.png"
 SCORES = dict(zip(CRITERIA, (4, 2, 5)))
+# The hint test serves the bundled model; SKETCHCOLOR_HINT_MODEL names another (a model
+# directory) to test with, such as a hint-capable one still in training.
+HINT_MODEL = os.environ.get("SKETCHCOLOR_HINT_MODEL")
+RED = "#e02020"
+FOREHEAD = (256, 150)  # between the ears, well inside the hamster's head (its outline has gaps lower down)
+NEAR = 20  # px around the hint whose colors are measured
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
                                 reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
@@ -35,6 +45,34 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+@contextmanager
+def running_server(tmp_path: Path, *args: str):
+    """`sketchcolor serve *args` on a free loopback port until the block ends; yields its base
+    URL, the process and the directory it spools uploads to."""
+    port, spool = free_port(), tmp_path / "tmp"
+    spool.mkdir()
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TMPDIR": str(spool)}
+    log = (tmp_path / "server.log").open("w")
+    process = subprocess.Popen([sys.executable, "-m", "sketchcolor", "serve", "--port", str(port), *args],
+                               stdout=log, stderr=subprocess.STDOUT, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/api/health", timeout=2).read()
+                break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "server.log").read_text()
+                time.sleep(0.3)
+        yield base, process, spool
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=30)
+        log.close()
 
 
 @pytest.fixture
@@ -50,30 +88,20 @@ def server(tmp_path, tiny_config):
         Image.open(SKETCH).resize((96 + 32 * index, 96)).save(sketches / f"{index}.png")
     db = tmp_path / "study.sqlite"
     build_study(db, sketches, {"ours": str(models[0]), "baseline": str(models[1])}, n=2, device="cpu")
-
-    port, spool = free_port(), tmp_path / "tmp"
-    spool.mkdir()
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "TMPDIR": str(spool)}
-    log = (tmp_path / "server.log").open("w")
-    process = subprocess.Popen([sys.executable, "-m", "sketchcolor", "serve", "--port", str(port),
-                                "--model", str(models[0]), "--study", str(db)],
-                               stdout=log, stderr=subprocess.STDOUT, env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/api/health", timeout=2).read()
-                break
-            except OSError:
-                assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "server.log").read_text()
-                time.sleep(0.3)
+    with running_server(tmp_path, "--model", str(models[0]), "--study", str(db)) as (base, process, spool):
         yield {"base": base, "db": db, "spool": spool, "process": process}
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            process.wait(timeout=30)
-        log.close()
+
+
+@pytest.fixture
+def hint_server(tmp_path):
+    """`sketchcolor serve` with the bundled model (or $SKETCHCOLOR_HINT_MODEL); skips the test
+    when that model was trained without color hints."""
+    with running_server(tmp_path, *(["--model", HINT_MODEL] if HINT_MODEL else [])) as (base, _process, _spool):
+        served = json.load(urllib.request.urlopen(f"{base}/api/models", timeout=10))["models"][0]
+        if not served["hints"]:
+            pytest.skip(f"the served model ({served['name']}) takes no color hints; set SKETCHCOLOR_HINT_MODEL "
+                        "to a hint-capable model directory to run this test")
+        yield base
 
 
 @pytest.fixture
@@ -151,3 +179,90 @@ def test_colorize_and_a_study_session_in_a_real_browser(server, page, tmp_path):
     server["process"].send_signal(signal.SIGINT)
     assert server["process"].wait(timeout=30) == 0
     assert not list(server["spool"].glob("sketchcolor-serve-*"))  # ... and it is gone after
+
+
+def on_canvas(page, x: float, y: float) -> tuple[float, float]:
+    """The screen position of the example sketch's pixel (x, y) on the page's hint canvas."""
+    box = page.locator("#canvas").bounding_box()
+    width, height = Image.open(SKETCH).size
+    return box["x"] + x / width * box["width"], box["y"] + y / height * box["height"]
+
+
+def wait_for_result(page, hints: int) -> Image.Image:
+    """Wait until the result made with `hints` hints is shown; its PNG, as the server sent it."""
+    from playwright.sync_api import expect
+
+    expect(page.locator("body")).to_have_attribute("data-state", "done")
+    expect(page.locator("#status")).to_contain_text(f" {hints} hint{'' if hints == 1 else 's'}.")
+    with page.expect_download() as download:
+        page.click("#download")
+    return Image.open(download.value.path()).convert("RGB")
+
+
+def hue_near(image: Image.Image, center: tuple[int, int], reach: int = NEAR) -> tuple[float, float]:
+    """Mean hue (degrees from red, signed) and mean HSV saturation (0-1) of the pixels within
+    `reach` px of `center` that are paper, not line, in the sketch."""
+    paper = np.asarray(Image.open(SKETCH).convert("L")) > 200
+    ys, xs = np.mgrid[: paper.shape[0], : paper.shape[1]]
+    near = ((xs - center[0]) ** 2 + (ys - center[1]) ** 2 <= reach**2) & paper
+    hsv = np.asarray(image.convert("HSV"), dtype=np.float64)[near] / 255
+    angle = hsv[:, 0] * 2 * np.pi  # a circular mean: hues of 350 and 10 degrees average to red, not cyan
+    hue = np.degrees(np.arctan2(np.sin(angle).mean(), np.cos(angle).mean()))
+    return float(hue), float(hsv[:, 1].mean())
+
+
+def is_red(hue: float, saturation: float) -> bool:
+    return abs(hue) <= 30 and saturation > 0.25
+
+
+def test_a_color_hint_turns_the_colors_in_a_real_browser(hint_server, page, tmp_path):
+    from playwright.sync_api import expect
+
+    problems = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    page.goto(hint_server + "/")
+    expect(page.locator("#about")).to_contain_text("model ")  # the page knows the model takes hints
+    page.set_input_files("#file", str(SKETCH))
+    unhinted = wait_for_result(page, 0)
+    expect(page.locator("#hint-tools")).to_be_enabled()
+
+    page.fill("#color", RED)
+    for _ in range(12):  # the ] shortcut: 2% -> 8% of the sketch's side, a generous brush
+        page.keyboard.press("]")
+    expect(page.locator("#brush-size")).to_have_text("8%")
+    page.mouse.click(*on_canvas(page, *FOREHEAD))
+    painted = page.locator("#canvas").evaluate(
+        "(c, [x, y]) => Array.from(c.getContext('2d').getImageData(x * c.width, y * c.height, 1, 1).data)",
+        [FOREHEAD[0] / 512, FOREHEAD[1] / 512])
+    assert painted[:3] == [0xE0, 0x20, 0x20]  # the dot is on the canvas
+    hinted = wait_for_result(page, 1)
+    assert page.locator("#recent .swatch").first.get_attribute("title") == RED
+
+    with page.expect_download() as saved:  # the hints as a hint file, which the Python side reads
+        page.click("#save-hints")
+    hint_file = json.loads(Path(saved.value.path()).read_text())
+    assert hint_file["units"] == "relative" and not hint_file["strokes"]
+    (dot,) = hint_file["points"]
+    assert dot["color"] == RED and dot["radius"] == pytest.approx(0.04)
+    assert (dot["x"], dot["y"]) == pytest.approx((FOREHEAD[0] / 512, FOREHEAD[1] / 512), abs=0.01)
+    assert len(parse_hints(json.dumps(hint_file)).marks) == 1
+
+    page.keyboard.press("Control+z")
+    undone = wait_for_result(page, 0)
+
+    measured = {name: hue_near(image, FOREHEAD) for name, image in
+                (("before", unhinted), ("hinted", hinted), ("undone", undone))}
+    print("hue (degrees from red), saturation near the hint:", measured)
+    assert is_red(*measured["hinted"]), measured
+    assert not is_red(*measured["before"]) and not is_red(*measured["undone"]), measured
+
+    hint_path = tmp_path / "hints.json"  # loading it brings the hint back; the eraser takes it away
+    hint_path.write_text(json.dumps(hint_file))
+    page.set_input_files("#load-hints", str(hint_path))
+    assert is_red(*hue_near(wait_for_result(page, 1), FOREHEAD))
+    page.keyboard.press("e")
+    expect(page.locator("#tool-eraser")).to_have_attribute("aria-pressed", "true")
+    page.mouse.click(*on_canvas(page, *FOREHEAD))
+    wait_for_result(page, 0)
+    assert not problems, problems

@@ -40,7 +40,7 @@ from PIL import Image, ImageColor, ImageDraw
 from .compose import cross_sum
 from .config import HintConfig
 from .errors import SketchcolorError
-from .imageio import INK_GRAY, read_layer
+from .imageio import INK_GRAY, INK_THRESHOLD, read_layer
 from .page import Box
 
 HINT_CHANNELS = 4  # RGB x mask, and the mask (1 on a hint, SPREAD_MASK where its color was spread)
@@ -219,8 +219,16 @@ def _color(value, where: str) -> tuple[int, int, int]:
 
 
 # --- the network's view ----------------------------------------------------------------
+SPREAD_MASK = 0.5  # the mask channel where a hint's color was spread (1 on the hint itself)
+# Sketch values (in [-1, 1]) that stop a spread. The network's input stops at faint lines too
+# (gray 204 and below: what it was trained with); a fill stops where `colorize` evens colors
+# out and where the hint metrics end a region: at ink (imageio's INK_THRESHOLD).
+INPUT_BARRIER = 0.6
+FILL_BARRIER = INK_THRESHOLD
+
+
 def draw_hints(hints: Hints | None, page_size: tuple[int, int], box: Box, canvas: tuple[int, int], *,
-               sketch: torch.Tensor | None = None, reach: int = 0) -> torch.Tensor:
+               sketch: torch.Tensor | None = None, reach: int = 0, barrier: float = INPUT_BARRIER) -> torch.Tensor:
     """The hint channels (4, H, W) for a page of `page_size` (width, height) placed at `box`
     on a canvas of (height, width) pixels: what the network sees beside the sketch. With the
     canvas' `sketch` and a `reach`, each hint's color is also spread through the paper around
@@ -242,14 +250,10 @@ def draw_hints(hints: Hints | None, page_size: tuple[int, int], box: Box, canvas
     mask = (pixels[..., 3:] >= LAYER_OPAQUE / 255).astype(np.float32)
     channels = np.concatenate([(pixels[..., :3] * 2 - 1) * mask, mask], axis=2)
     channels = torch.from_numpy(np.ascontiguousarray(channels.transpose(2, 0, 1)))
-    return spread_hints(channels, sketch, reach) if sketch is not None and reach > 0 else channels
+    return spread_hints(channels, sketch, reach, barrier) if sketch is not None and reach > 0 else channels
 
 
-SPREAD_MASK = 0.5  # the mask channel where a hint's color was spread (1 on the hint itself)
-BARRIER = 0.6  # sketch values (in [-1, 1]) darker than this, gray 204 and below, stop a spread
-
-
-def spread_hints(channels: torch.Tensor, sketch: torch.Tensor, reach: int) -> torch.Tensor:
+def spread_hints(channels: torch.Tensor, sketch: torch.Tensor, reach: int, barrier: float = INPUT_BARRIER) -> torch.Tensor:
     """Hint channels (4, H, W) with each hint's color carried up to `reach` pixels through the
     paper around it, never across a line of the sketch (1, h, w), in 4-connected steps, so a
     diagonal gap in a line holds too; where two spreads meet, their colors mix. The network
@@ -258,7 +262,7 @@ def spread_hints(channels: torch.Tensor, sketch: torch.Tensor, reach: int) -> to
     if not channels[3].any():
         return channels
     height, width = channels.shape[-2:]
-    paper = F.interpolate(sketch[None].float(), size=(height, width), mode="area")[0, 0] > BARRIER
+    paper = F.interpolate(sketch[None].float(), size=(height, width), mode="area")[0, 0] > barrier
     hinted = channels[3] > 0
     filled, colors = hinted.clone(), channels[:3] * hinted
     for _ in range(reach):
@@ -385,12 +389,13 @@ def _mean_color(color: np.ndarray, points: list[tuple[int, int]], radius: float)
 
 
 def rotate_hue(hints: Hints, rng: np.random.Generator, degrees: tuple[float, float] = (90.0, 180.0)) -> Hints:
-    """Counterfactual hints: each mark's color with its hue turned by 90-180 degrees either way
-    (saturation and value kept), so a model that follows its prior instead is caught out."""
+    """Counterfactual hints: every mark's color with its hue turned by one angle of 90-180
+    degrees either way (saturation and value kept): the page recolored consistently, as an
+    artist choosing another palette would, so a model that follows its prior instead is caught out."""
+    turn = rng.uniform(*degrees) / 360 * rng.choice([-1, 1])
     marks = []
     for mark in hints.marks:
         h, s, v = colorsys.rgb_to_hsv(*(c / 255 for c in mark.color))
-        turn = rng.uniform(*degrees) / 360 * rng.choice([-1, 1])
         rgb = colorsys.hsv_to_rgb((h + turn) % 1.0, s, v)
         marks.append(replace(mark, color=tuple(int(round(c * 255)) for c in rgb)))
     return replace(hints, marks=tuple(marks))

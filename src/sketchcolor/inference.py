@@ -18,7 +18,7 @@ from .compose import LINE_MODES, SMOOTH_STEPS, render
 from .config import Config
 from .device import resolve_device
 from .errors import SketchcolorError
-from .hints import HINT_CHANNELS, Hints, as_hints, draw_hints, paint_hints
+from .hints import FILL_BARRIER, HINT_CHANNELS, Hints, as_hints, draw_hints, paint_hints
 from .imageio import to_gray
 from .page import PAGE_SCALE, Layers, Region, compose_page, fit_box, fit_region, tile_region
 from .runtime import BACKENDS, PRECISIONS, FrozenCompiled, autocast, pick_backend, pick_precision
@@ -179,7 +179,7 @@ class Colorizer:
             return colors
         # Both detail modes compose at PAGE_SCALE working sizes: the reach is measured there.
         fill = draw_hints(hints, gray.size, region.box, tuple(colors.shape[-2:]), sketch=region.sketch,
-                          reach=round(chosen.hint_fill * size * PAGE_SCALE))
+                          reach=round(chosen.hint_fill * size * PAGE_SCALE), barrier=FILL_BARRIER)
         return paint_hints(colors, fill)
 
     def _checked_hints(self, images: list[Image.Image], hints: list | None) -> list[Hints | None]:
