@@ -23,7 +23,7 @@ OUT=${OUT:-docs/model-card/hints-$SETS}
 if [ "$SETS" = validation ]; then
   SET_LIST=("anime-val|$RUNS/anime-split|val|" "openmoji-val|$OPENMOJI|val|" "faces-val|$RUNS/faces-split|val|--colors")
 else
-  SET_LIST=("openmoji-test|$OPENMOJI|test|" "anime-test|$ANIME|test|" "anime-artists|$ANIME|artists|--aligned-only")
+  SET_LIST=("anime-test|$ANIME|test|" "anime-artists|$ANIME|artists|--aligned-only" "openmoji-test|$OPENMOJI|test|")
 fi
 for entry in "${SET_LIST[@]}"; do
   IFS='|' read -r name data split flags <<<"$entry"
