@@ -264,3 +264,16 @@ def test_counterfactual_hints_are_scored_for_adherence_and_leakage(tmp_path):
     assert abs(result.metrics["hint_leakage_mean"]) < 0.05
     with pytest.raises(SketchcolorError, match="takes no color hints"):
         evaluate(lambda sketches: sketches, pairs, hints=HintPlan(2), progress=False)
+
+
+def test_evaluate_sweeps_hint_counts_into_a_table_and_a_plot(tmp_path, hint_model):
+    write_pairs(tmp_path / "pairs" / "test", 3, size=96)
+    out = tmp_path / "report"
+    result = run_cli("evaluate", "--model", hint_model, "--data", tmp_path / "pairs", "--hints", "0,2", "--out", out,
+                     "--device", "cpu")
+    assert result.returncode == 0, result.stderr
+    table = (out / "hints.md").read_text()
+    assert "| 0 |" in table and "| 2 |" in table and (out / "hints.png").stat().st_size > 0
+    assert json.loads((out / "hints-2" / "metrics.json").read_text())["hints"] == 2
+    bad = run_cli("evaluate", "--model", hint_model, "--data", tmp_path / "pairs", "--hints", "two", "--out", out)
+    assert bad.returncode == 2 and "--hints" in bad.stderr
