@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,8 @@ import urllib.request
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from sketchcolor.serve.launch import free_port, wait_until_serving
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "src" / "sketchcolor" / "examples" / "sketch.png"
 
@@ -66,23 +67,15 @@ def memory_mb(pid: int, key: str) -> float:
 
 
 def start_server(model: Path, workers: int, queue: int) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     command = [sys.executable, "-m", "sketchcolor", "serve", "--host", "127.0.0.1", "--port", str(port),
                "--model", str(model), "--workers", str(workers), "--queue", str(queue)]
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            urllib.request.urlopen(base + "/api/health", timeout=2).read()
-            return server, base
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                raise SystemExit("the server did not start")
-            time.sleep(0.3)
+    if not wait_until_serving(base, server):
+        server.kill()
+        raise SystemExit("the server did not start")
+    return server, base
 
 
 def one_request(url: str, body: bytes, content_type: str) -> tuple[str, float, bool]:

@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import argparse
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
 import sketchcolor
+from sketchcolor.serve.launch import free_port, wait_until_serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -38,12 +36,6 @@ HINTS = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextmanager
 def running_server(model: str | None):
     """`sketchcolor serve` (the bundled model unless `model`) until the block ends; yields its URL."""
@@ -55,16 +47,9 @@ def running_server(model: str | None):
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    urllib.request.urlopen(f"{base}/api/health", timeout=2).read()
-                    break
-                except OSError:
-                    if process.poll() is not None or time.monotonic() > deadline:
-                        log.seek(0)
-                        sys.exit(f"the server did not start:\n{log.read()}")
-                    time.sleep(0.3)
+            if not wait_until_serving(base, process):
+                log.seek(0)
+                sys.exit(f"the server did not start:\n{log.read()}")
             yield base
         finally:
             if process.poll() is None:

@@ -5,10 +5,8 @@ and find its ratings in the report; paint a color hint and see the colors follow
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +21,7 @@ from sketchcolor.checkpoint import save_model
 from sketchcolor.hints import parse_hints
 from sketchcolor.imageio import mean_saturation
 from sketchcolor.models import build_generator
+from sketchcolor.serve.launch import free_port, wait_until_serving
 from sketchcolor.serve.study import CRITERIA, build_study, study_results
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -41,12 +40,6 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
                                 reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextmanager
 def running_server(tmp_path: Path, *args: str):
     """`sketchcolor serve *args` on a free loopback port until the block ends; yields its base
@@ -59,14 +52,7 @@ def running_server(tmp_path: Path, *args: str):
                                stdout=log, stderr=subprocess.STDOUT, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/api/health", timeout=2).read()
-                break
-            except OSError:
-                assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "server.log").read_text()
-                time.sleep(0.3)
+        assert wait_until_serving(base, process, timeout=90), (tmp_path / "server.log").read_text()
         yield base, process, spool
     finally:
         if process.poll() is None:

@@ -74,7 +74,7 @@ def train(config_name: str, data_roots: tuple[str, ...], color_roots: tuple[str,
               help="whole: the page at the model's size; tiles: overlapping tiles at twice that, for large pages.")
 @click.option("--hints", "hints", type=click.Path(exists=True, path_type=Path), default=None,
               help="Color hints: a hint file (.json, or an RGBA hint-layer image) for one page, or a folder of "
-                   "them matched by page name (NAME.hints.json, NAME.json, NAME.hints.png or NAME.png).")
+                   "them matched by page name (NAME.hints.json, NAME.json or NAME.hints.png).")
 @click.option("--layers", is_flag=True,
               help="Also write NAME.flat.png, NAME.lines.png and NAME.lines-alpha.png (needs --lines keep), and "
                    "NAME.hints.png, the hints used.")
