@@ -56,7 +56,7 @@ def test_evaluate_cli_with_fid_turned_off(tmp_path, pair_root, model_dir):
         (pair_root / "test" / path.name).write_bytes(path.read_bytes())
     (pair_root / "test" / "broken.png").write_bytes(b"broken")
     result = run_cli("evaluate", "--model", model_dir, "--data", pair_root, "--out", out, "--size", 32, env=env)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1 and "broken.png: not an image" in result.stderr, result.stderr  # the report is written
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["fid"] is None and metrics["n"] == 3 and metrics["skipped"] == 1 and metrics["split"] == "test"
     assert 0 < metrics["ssim_mean"] <= 1 and metrics["ssim_std"] >= 0

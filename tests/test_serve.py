@@ -13,6 +13,7 @@ from PIL import Image, ImageDraw
 from sketchcolor.imageio import ImageReadError, ImageTooLargeError, decode_image
 from sketchcolor.serve import Settings, create_app
 from sketchcolor.serve.pool import QueueFull, WorkerPool
+from sketchcolor.serve.settings import StudyLimits
 
 
 def png_bytes(image: Image.Image) -> bytes:
@@ -167,6 +168,11 @@ def test_bad_settings_and_models_are_one_line_errors(tmp_path, capsys):
 
     with pytest.raises(SketchcolorError, match="workers must be at least 1"):
         Settings(workers=0)
+    with pytest.raises(SketchcolorError, match="header_timeout_s must be more than 0 seconds, not 0"):
+        Settings(header_timeout_s=0)
+    with pytest.raises(SketchcolorError, match="study limit participants_total must be at least 1"):
+        StudyLimits(participants_total=0)
+    assert Settings(queue_size=0, shutdown_timeout_s=0).queue_size == 0
     with pytest.raises(SystemExit) as exit_:
         main(["serve", "--model", str(tmp_path / "nope")])
     assert exit_.value.code == 1 and capsys.readouterr().err.strip() == f"error: model {tmp_path / 'nope'} does not exist"

@@ -22,6 +22,17 @@ from .errors import SketchcolorError
 log = logging.getLogger("sketchcolor")
 
 
+def _file_mode() -> int:
+    """The mode `open` gives a new file under this process's umask (read once: setting it is the
+    only way to read it)."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+FILE_MODE = _file_mode()
+
+
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path next to `path`; on success it replaces `path`, on error it is removed."""

@@ -9,6 +9,7 @@ Nothing here unpickles: tensors come from safetensors, everything else from JSON
 from __future__ import annotations
 
 import json
+import os
 import random
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from .atomic import atomic_directory, recover_directory
+from .atomic import FILE_MODE, atomic_directory, recover_directory
 from .config import Config
 from .errors import SketchcolorError
 from .models import build_generator
@@ -55,18 +56,44 @@ def load_model(directory: str | Path, device: str | torch.device = "cpu") -> tup
     meta, state = _read_folder(directory, WEIGHTS_FILE, CONFIG_FILE, MODEL_FORMAT, device)
     if "config" not in meta:
         raise SketchcolorError(f"{directory}: {CONFIG_FILE} holds no config; not a sketchcolor model directory")
-    config = Config.from_dict(meta["config"])
-    generator = build_generator(config.generator)
+    try:
+        config = Config.from_dict(meta["config"])
+        generator = build_generator(config.generator)
+    except SketchcolorError as err:
+        raise SketchcolorError(f"{directory}: {CONFIG_FILE} holds a config this version cannot build ({err})") from None
     # Weights may be stored in half precision to keep the bundled model small.
-    generator.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    load_weights(generator, {k: v.float() if v.is_floating_point() else v for k, v in state.items()},
+                 f"{directory}: {WEIGHTS_FILE} does not fit the generator {CONFIG_FILE} describes")
     return generator.to(device).eval(), config, meta.get("info", {})
+
+
+def load_weights(module: nn.Module | Any, state: dict[str, Any], mismatch: str) -> None:
+    """`module.load_state_dict(state)`, with a mismatch (missing, unexpected or differently shaped
+    tensors: weights of another architecture) as one SketchcolorError: `mismatch` + the first difference."""
+    try:
+        module.load_state_dict(state)
+    except (RuntimeError, KeyError, ValueError) as err:
+        detail = next((line.strip() for line in str(err).splitlines()[1:] if line.strip()), str(err))
+        raise SketchcolorError(f"{mismatch} ({detail.rstrip('.')})") from None
 
 
 def _write_folder(directory: Path, tensors_file: str, tensors: dict[str, torch.Tensor], json_file: str, text: str) -> None:
     """Safetensors + JSON as one folder, replaced whole: new tensors never sit beside old JSON."""
-    with atomic_directory(directory, owned=(tensors_file, json_file)) as tmp:
-        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp / tensors_file))
-        (tmp / json_file).write_text(text)
+    try:
+        with atomic_directory(directory, owned=(tensors_file, json_file)) as tmp:
+            save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp / tensors_file))
+            # safetensors creates its files private (0600); give them the mode of every other output.
+            os.chmod(tmp / tensors_file, FILE_MODE)
+            (tmp / json_file).write_text(text)
+    except (SafetensorError, OSError) as err:  # a full disk, most likely
+        kept = "the previous one is kept whole" if directory.exists() else "nothing was written"
+        raise SketchcolorError(f"{directory}: could not be written ({_reason(err)}); {kept}") from None
+
+
+def _reason(err: Exception) -> str:
+    """An OS error's own words (\"No space left on device\"), not the library's wrapping."""
+    text = getattr(err, "strerror", None) or str(err)
+    return text.rsplit("I/O error: ", 1)[-1]
 
 
 def _read_folder(directory: Path, tensors_file: str, json_file: str, expected: str,
@@ -161,7 +188,8 @@ def load_state(directory: str | Path, modules: dict[str, Any], device: str | tor
         state = _unflatten(flat, plain[name])
         if isinstance(obj, nn.Module):
             state = {k: v.to(device) for k, v in state.items()}
-        obj.load_state_dict(state)
+        load_weights(obj, state, f"{directory}: the saved {name} does not fit this run's config "
+                                 "(was the run started with other generator or discriminator settings?)")
     torch.set_rng_state(tensors["rng/torch"])
     cuda_states = [tensors[k] for k in sorted(tensors) if k.startswith("rng/cuda")]
     if cuda_states and torch.cuda.is_available():

@@ -3,17 +3,22 @@ the library. Expected failures print one `error:` line and exit 1."""
 
 from __future__ import annotations
 
+import errno
 import logging
 import sys
 from pathlib import Path
 
 import click
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from . import __version__
 from .config import preset_names
 from .errors import SketchcolorError
 
 log = logging.getLogger("sketchcolor")
+# OS errors that are the file system's answer, not a bug: one error line, not a traceback.
+FILE_SYSTEM_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENAMETOOLONG}
+FOLDER = click.Path(path_type=Path, file_okay=False)  # an output folder: an existing file there is refused
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -32,7 +37,7 @@ def cli() -> None:
               help="Folder of color-only images, mixed in as --data is: each sample's sketch is drawn "
                    "afresh in a random line style (ink or pencil). Without a val/ split it holds out "
                    "data.color_val_count images, scored on fixed drawn sketches.")
-@click.option("--out", "run_dir", required=True, type=click.Path(path_type=Path), help="Run folder to write.")
+@click.option("--out", "run_dir", required=True, type=FOLDER, help="Run folder to write.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a config value, e.g. train.lr=1e-4.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its latest state.")
 def train(config_name: str, data_roots: tuple[str, ...], color_roots: tuple[str, ...], run_dir: Path,
@@ -58,10 +63,10 @@ def train(config_name: str, data_roots: tuple[str, ...], color_roots: tuple[str,
 
 @cli.command()
 @click.argument("inputs", nargs=-1, required=True)
-@click.option("-o", "--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output folder.")
+@click.option("-o", "--out", "out_dir", required=True, type=FOLDER, help="Output folder.")
 @click.option("--model", default=None, help="Model directory or run folder (default: the bundled model).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
-@click.option("--batch-size", default=4, show_default=True, help="Images colorized together.")
+@click.option("--batch-size", default=4, show_default=True, type=click.IntRange(min=1), help="Images colorized together.")
 @click.option("--lines", default="keep", type=click.Choice(["keep", "model"]), show_default=True,
               help="keep: the sketch's own lines over the colors, at full resolution; model: the network's output.")
 @click.option("--backend", default="auto", type=click.Choice(["auto", "torch", "compile", "onnx"]), show_default=True,
@@ -116,7 +121,7 @@ def colorize(inputs: tuple[str, ...], out_dir: Path, model: str | None, device: 
 @click.option("--model", default=None, help="Model directory or run folder (default: the bundled model).")
 @click.option("--data", "data_root", required=True, type=click.Path(path_type=Path), help="Dataset folder.")
 @click.option("--split", default="test", show_default=True, help="Reads DATA/SPLIT/ (or DATA itself if it has no splits).")
-@click.option("--out", "report_dir", type=click.Path(path_type=Path), default=None,
+@click.option("--out", "report_dir", type=FOLDER, default=None,
               help="Report folder [default: reports/<model>-<split>].")
 @click.option("--fid-weights", type=click.Path(path_type=Path), default=None,
               help="pt_inception-2015-12-05-6726825d.pth (else $SKETCHCOLOR_FID_WEIGHTS, the torch hub cache, "
@@ -126,7 +131,7 @@ def colorize(inputs: tuple[str, ...], out_dir: Path, model: str | None, device: 
               help="Scored size: each colored page and its truth are fitted (letterboxed) to it.")
 @click.option("--sketch-side", default="auto", type=click.Choice(["auto", "left", "right"]), show_default=True)
 @click.option("--device", default="auto", show_default=True)
-@click.option("--batch-size", default=8, show_default=True)
+@click.option("--batch-size", default=8, show_default=True, type=click.IntRange(min=1))
 @click.option("--lines", default="keep", type=click.Choice(["keep", "model"]), show_default=True,
               help="Score the output `colorize --lines` gives: the sketch's lines kept, or the network's own.")
 @click.option("--baseline", type=click.Choice(["sketch"]), default=None,
@@ -194,6 +199,7 @@ def evaluate(model, data_root, split, report_dir, fid_weights, limit, size, sket
         plot_hint_counts(by_count, report_dir / "hints.png", f"{label}: {data_root.name}/{split}")
         click.echo(table.read_text())
         click.echo(f"report: {table}, {report_dir / 'hints.csv'}, {report_dir / 'hints.png'}")
+    _fail_if_skipped(pairs)
 
 
 def _counts(text: str, option: str) -> list[int]:
@@ -211,7 +217,7 @@ def _counts(text: str, option: str) -> list[int]:
 @click.argument("methods", nargs=-1, required=True)
 @click.option("--data", "data_root", required=True, type=click.Path(path_type=Path), help="Dataset folder.")
 @click.option("--split", default="test", show_default=True)
-@click.option("--out", "report_dir", type=click.Path(path_type=Path), default=None,
+@click.option("--out", "report_dir", type=FOLDER, default=None,
               help="Report folder [default: reports/compare-<split>].")
 @click.option("--epochs", default="", help="Also show these kept epochs in the grid, e.g. 0,100,200,300.")
 @click.option("--limit", type=int, default=None, help="Score only the first N pairs.")
@@ -226,7 +232,7 @@ def _counts(text: str, option: str) -> list[int]:
               help="DATA holds color-only images: each is scored on the sketch `data sketchify --seed 0` draws.")
 @click.option("--fid-weights", type=click.Path(path_type=Path), default=None)
 @click.option("--device", default="auto", show_default=True)
-@click.option("--batch-size", default=8, show_default=True)
+@click.option("--batch-size", default=8, show_default=True, type=click.IntRange(min=1))
 @click.option("--style-data", type=click.Path(path_type=Path), default=None,
               help="nst: style images are the train-split colors of this dataset [default: --data].")
 @click.option("--nst-steps", default=300, show_default=True, help="nst: optimizer steps per image.")
@@ -286,13 +292,21 @@ def compare(methods, data_root, split, report_dir, epochs, limit, size, sketch_s
         click.echo(paired.read_text())
         reports += [paired, paired_csv]
     click.echo("report: " + ", ".join(map(str, reports)))
+    _fail_if_skipped(pairs)
+
+
+def _fail_if_skipped(pairs) -> None:
+    """Exit 1 after a report that had to leave out unreadable pairs (each was named as it was met)."""
+    if pairs.skipped:
+        log.error("%d unreadable pair(s) left out of the report (named above)", len(pairs.skipped))
+        sys.exit(1)
 
 
 @cli.command()
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("--style", "style_path", required=True, type=click.Path(path_type=Path),
               help="The color image whose style (Gram matrices of VGG19 features) is transferred.")
-@click.option("-o", "--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Output folder.")
+@click.option("-o", "--out", "out_dir", required=True, type=FOLDER, help="Output folder.")
 @click.option("--steps", default=300, show_default=True, help="Optimizer steps per image.")
 @click.option("--optimizer", default="lbfgs", type=click.Choice(["lbfgs", "adam"]), show_default=True)
 @click.option("--size", default=256, show_default=True, help="Working size of the longer side.")
@@ -344,7 +358,7 @@ def export() -> None:
 
 @export.command("model")
 @click.option("--model", required=True, help="Model directory or run folder (its best/, else latest/).")
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Model directory to write.")
+@click.option("--out", "out_dir", required=True, type=FOLDER, help="Model directory to write.")
 @click.option("--half", is_flag=True, help="Store the weights as float16 (half the size).")
 def export_model(model: str, out_dir: Path, half: bool) -> None:
     """Copy a generator into a standalone model directory (config.json + generator.safetensors)."""
@@ -378,7 +392,7 @@ def data() -> None:
 
 
 @data.command("openmoji")
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", required=True, type=FOLDER)
 @click.option("--size", default=256, show_default=True, help="Side of each rendered half, in pixels.")
 @click.option("--package", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
               help="An openmoji .tgz (default: fetch it with `npm pack openmoji`).")
@@ -393,12 +407,13 @@ def data_openmoji(out_dir: Path, size: int, package: Path | None, workers: int) 
 
 @data.command("split")
 @click.argument("pairs_dir", type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", required=True, type=FOLDER)
 @click.option("--sketch-side", default="auto", type=click.Choice(["auto", "left", "right"]), show_default=True)
 def data_split(pairs_dir: Path, out_dir: Path, sketch_side: str) -> None:
     """Split side-by-side pairs into OUT/sketch/ and OUT/color/ (full size, PNG), e.g. to
     colorize the sketches of a paired set."""
-    from .imageio import ImageReadError, list_images, read_image, split_pair
+    from .data.sources import BadPairError, read_side_by_side
+    from .imageio import ImageReadError, list_images
 
     if not pairs_dir.is_dir():
         raise SketchcolorError(f"input folder {pairs_dir} does not exist")
@@ -407,8 +422,8 @@ def data_split(pairs_dir: Path, out_dir: Path, sketch_side: str) -> None:
     paths, failed = list_images(pairs_dir), []
     for path in paths:
         try:
-            sketch, color = split_pair(read_image(path), sketch_side)
-        except ImageReadError as err:
+            sketch, color = read_side_by_side(path, sketch_side)
+        except (ImageReadError, BadPairError) as err:
             log.error("%s", err)
             failed.append(path)
             continue
@@ -421,7 +436,7 @@ def data_split(pairs_dir: Path, out_dir: Path, sketch_side: str) -> None:
 
 @data.command("sketchify")
 @click.argument("input_dir", type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", required=True, type=FOLDER)
 @click.option("--size", default=None, type=int, help="Resize so the longer side is this many pixels.")
 @click.option("--sketches", default=1, show_default=True, type=click.IntRange(min=1),
               help="Pairs per image, each with its own lines: <stem>-s0.png, <stem>-s1.png, ... when above 1.")
@@ -449,7 +464,7 @@ def data_sketchify(input_dir: Path, out_dir: Path, size: int | None, sketches: i
 
 @cli.command()
 @click.argument("reports", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Folder for paired.md/csv.")
+@click.option("--out", "out_dir", required=True, type=FOLDER, help="Folder for paired.md/csv.")
 @click.option("--candidate", default=None, help="The method set against the others [default: the last in the files].")
 def pool(reports: tuple[Path, ...], out_dir: Path, candidate: str | None) -> None:
     """Pool the pages of several `compare` reports (the same methods on different test sets)
@@ -477,12 +492,25 @@ def pool(reports: tuple[Path, ...], out_dir: Path, candidate: str | None) -> Non
 @click.option("--study", "study_db", type=click.Path(path_type=Path), default=None,
               help="A study database (from `study create`) to run at /study.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
-def serve(host, port, model, workers, queue_size, max_upload_mb, max_pixels, study_db, device) -> None:
-    """Run the web app and REST API (page at /, API docs at /docs)."""
+@click.option("--header-timeout", default=10.0, show_default=True,
+              help="Seconds a client may take to send a request's headers; slower ones get 408.")
+@click.option("--body-timeout", default=30.0, show_default=True,
+              help="Seconds an upload may send nothing before it gets 408.")
+@click.option("--study-participants-per-client", default=20, show_default=True,
+              help="New study participants one address may start per hour; more get 429.")
+@click.option("--study-participants-total", default=200, show_default=True,
+              help="New study participants from everyone per hour; more get 429.")
+def serve(host, port, model, workers, queue_size, max_upload_mb, max_pixels, study_db, device, header_timeout,
+          body_timeout, study_participants_per_client, study_participants_total) -> None:
+    """Run the web app and REST API (page at /, API docs at /docs) until Ctrl-C or SIGTERM."""
     from .serve import Settings, run_server
+    from .serve.settings import StudyLimits
 
+    limits = StudyLimits(participants_per_client=study_participants_per_client,
+                         participants_total=study_participants_total)
     settings = Settings(model=model, device=device, workers=workers, queue_size=queue_size,
-                        max_upload_bytes=int(max_upload_mb * 1024 * 1024), max_pixels=max_pixels, study_db=study_db)
+                        max_upload_bytes=int(max_upload_mb * 1024 * 1024), max_pixels=max_pixels, study_db=study_db,
+                        header_timeout_s=header_timeout, body_timeout_s=body_timeout, study_limits=limits)
     run_server(settings, host=host, port=port)
 
 
@@ -509,22 +537,29 @@ def study_create(sketch_dir: Path, methods: tuple[str, ...], db: Path, count: in
         if not sep or not name or not source or name in named:
             raise SketchcolorError(f"--method wants NAME=RUN_OR_MODEL with distinct names, not {spec!r}")
         named[name] = None if source == "bundled" else source
-    items = build_study(db, sketch_dir, named, n=count, seed=seed, device=device)
+    items, unreadable = build_study(db, sketch_dir, named, n=count, seed=seed, device=device)
+    for message in unreadable:
+        log.error("%s (passed over)", message)
     click.echo(f"study {db}: {items} sketches x {len(named)} methods; run it with `sketchcolor serve --study {db}`")
+    if unreadable:
+        sys.exit(1)
 
 
 @study.command("report")
 @click.option("--db", required=True, type=click.Path(path_type=Path), help="The study database.")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
-              help="Folder for table3.csv and table3.md [default: <db>-report beside the database].")
-def study_report(db: Path, out_dir: Path | None) -> None:
-    """Print and write Table 3: mean, 95% CI and n per method and criterion."""
+@click.option("--out", "out_dir", type=FOLDER, default=None,
+              help="Folder for table3.csv, table3.md and flagged.csv [default: <db>-report beside the database].")
+@click.option("--keep-flagged", is_flag=True,
+              help="Keep participants flagged as suspicious (too fast, one score for everything) in the table.")
+def study_report(db: Path, out_dir: Path | None, keep_flagged: bool) -> None:
+    """Print and write Table 3: mean, 95% CI and n per method and criterion, without the
+    participants flagged as suspicious (listed in flagged.csv) unless --keep-flagged."""
     from .serve.study import format_table, study_results, write_report
 
-    results, summary = study_results(db)
-    csv_path, md_path = write_report(results, summary, out_dir or db.with_name(f"{db.stem}-report"))
+    results, summary = study_results(db, exclude_flagged=not keep_flagged)
+    paths = write_report(results, summary, out_dir or db.with_name(f"{db.stem}-report"))
     click.echo(format_table(results, summary))
-    click.echo(f"wrote {csv_path}, {md_path}")
+    click.echo("wrote " + ", ".join(map(str, paths)))
 
 
 @cli.command()
@@ -553,9 +588,18 @@ def main(argv: list[str] | None = None) -> None:
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     try:
-        cli.main(args=argv, prog_name="sketchcolor")
+        # Log lines are written above any progress bar, each on its own line.
+        with logging_redirect_tqdm(loggers=[log]):
+            cli.main(args=argv, prog_name="sketchcolor")
     except SketchcolorError as err:
         click.echo(f"error: {err}", err=True)
+        sys.exit(1)
+    except OSError as err:
+        if err.errno not in FILE_SYSTEM_ERRORS:
+            raise
+        # A full disk, a read-only or forbidden folder: every write is atomic, so what was
+        # written before stays whole and nothing half-written is left.
+        click.echo(f"error: {err.filename or 'writing'}: {err.strerror}", err=True)
         sys.exit(1)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from .atomic import atomic_path
 from .errors import SketchcolorError
 from .hints import Hints, hints_image, read_hints
 from .imageio import IMAGE_SUFFIXES, list_images, read_image
@@ -63,10 +64,12 @@ def colorize_paths(colorizer: Colorizer, paths: list[Path], out_dir: Path, *, la
     `hints`: a hint file (one page) or a folder of them matched by stem (hint_file_for). With
     `layers`, also <stem>.flat.png (the colors), <stem>.lines.png (the gray sketch),
     <stem>.lines-alpha.png (the ink on transparency) and <stem>.hints.png (the hints used) beside it.
-    A page that cannot be read, or whose hints cannot, is reported and skipped.
+    A page that cannot be read, or whose hints cannot, or whose output name another page already
+    takes (ch1/001.png and ch2/001.png), or that cannot be written, is reported and skipped.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
-    written, failed = 0, []
+    paths, failed = without_name_clashes(paths, out_dir)
+    written = 0
     # Errors are written above the progress bar, each on its own line, not glued to the bar.
     with logging_redirect_tqdm(loggers=[log]), tqdm(total=len(paths), unit="img", disable=len(paths) < 2,
                                                      leave=False) as bar:
@@ -75,6 +78,23 @@ def colorize_paths(colorizer: Colorizer, paths: list[Path], out_dir: Path, *, la
                                        hints, failed)
             bar.update(len(paths[start : start + colorizer.batch_size]))
     return written, failed
+
+
+def without_name_clashes(paths: list[Path], out_dir: Path) -> tuple[list[Path], list[Path]]:
+    """(paths that each have their own output name, paths refused because an earlier one has it):
+    two pages never silently write the same file."""
+    owner: dict[str, Path] = {}
+    kept, clashing = [], []
+    for path in paths:
+        name = f"{path.stem}.png"
+        first = owner.setdefault(name, path)
+        if first is path:
+            kept.append(path)
+            continue
+        log.error("%s: skipped, its output %s is %s's; colorize it into another --out folder or rename it",
+                  path, out_dir / name, first)
+        clashing.append(path)
+    return kept, clashing
 
 
 def _colorize_batch(colorizer: Colorizer, batch: list[Path], out_dir: Path, layers: bool, hints: Path | None,
@@ -94,16 +114,25 @@ def _colorize_batch(colorizer: Colorizer, batch: list[Path], out_dir: Path, laye
         images.append(image)
         given.append(page_hints)
     pages = colorizer.layers(images, hints=given if any(given) else None) if images else []
+    written = 0
     for path, page, page_hints in zip(chunk, pages, given):
-        save_page(page, out_dir / f"{path.stem}.png", layers, page_hints)
-    return len(chunk)
+        try:
+            save_page(page, out_dir / f"{path.stem}.png", layers, page_hints)
+            written += 1
+        except OSError as err:  # a full disk or a forbidden folder: this page is lost, not the run
+            log.error("%s: could not write its output (%s)", path, err.strerror or err)
+            failed.append(path)
+    return written
 
 
 def save_page(page: Layers, target: Path, layers: bool, hints: Hints | None = None) -> None:
-    page.composite.save(target)
+    """Each file written whole or not at all (a full disk leaves no half-written PNG)."""
+    images = {target: page.composite}
     if layers and page.flat is not None:
-        page.flat.save(target.with_suffix(".flat.png"))
-        page.lines.save(target.with_suffix(".lines.png"))
-        page.line_art().save(target.with_suffix(".lines-alpha.png"))
+        images.update({target.with_suffix(".flat.png"): page.flat, target.with_suffix(".lines.png"): page.lines,
+                       target.with_suffix(".lines-alpha.png"): page.line_art()})
     if layers and hints:
-        hints_image(hints, page.composite.size).save(target.with_suffix(".hints.png"))
+        images[target.with_suffix(".hints.png")] = hints_image(hints, page.composite.size)
+    for path, image in images.items():
+        with atomic_path(path) as tmp:
+            image.save(tmp, format="PNG")

@@ -29,6 +29,28 @@ CHOICES = {
     ("eval", "metric"): ("ssim_mean", "ssim_luma_mean", "psnr_mean", "l1_mean", "ciede2000_mean", "fid", "kid"),
 }
 
+# Numeric ranges, checked when a config is built, so that `--set train.batch_size=0` is one error
+# line rather than a crash deep in the loader. Counts and sizes: a least value (None: unset is fine).
+AT_LEAST = {
+    ("data", "size"): 16, ("data", "load_size"): 16, ("data", "val_count"): 0, ("data", "color_val_count"): 0,
+    ("data", "grid_count"): 0, ("data", "num_workers"): 0,
+    ("generator", "ngf"): 1, ("generator", "depth"): 1, ("generator", "residual_from"): 0,
+    ("generator", "blocks"): 0, ("generator", "in_channels"): 1, ("generator", "out_channels"): 1,
+    ("discriminator", "ndf"): 1, ("discriminator", "n_layers"): 1, ("discriminator", "in_channels"): 1,
+    ("train", "epochs"): 0, ("train", "lr_decay_epochs"): 0, ("train", "image_pool"): 0, ("train", "batch_size"): 1,
+    ("train", "seed"): 0, ("train", "max_steps"): 0, ("train", "save_every_steps"): 0, ("train", "log_every_steps"): 1,
+    ("eval", "every"): 0, ("eval", "size"): 16, ("eval", "limit"): 1, ("eval", "hints"): 0,
+    ("hints", "max_count"): 0, ("hints", "mean_count"): 0, ("hints", "spread"): 0, ("hints", "jitter"): 0,
+    ("loss", "l1_weight"): 0, ("loss", "l1_power"): 0, ("loss", "tv_weight"): 0, ("loss", "tv_power"): 0,
+    ("loss", "gp_weight"): 0, ("loss", "cycle_weight"): 0, ("loss", "identity_weight"): 0,
+}
+POSITIVE = {("train", "lr")}  # above zero
+FRACTIONS = {  # in [0, 1]
+    ("data", "line_jitter"), ("data", "paper_jitter"), ("generator", "dropout"), ("train", "beta1"),
+    ("train", "beta2"), ("hints", "none_share"), ("hints", "stroke_share"), ("hints", "radius_min"),
+    ("hints", "radius_max"), ("hints", "stroke_min"), ("hints", "stroke_max"),
+}
+
 
 @dataclass
 class DataConfig:
@@ -172,6 +194,7 @@ class Config:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "Config":
         config = _build(cls, raw, "")
+        _check_ranges(config)
         for (section, name), allowed in CHOICES.items():
             value = getattr(getattr(config, section), name)
             if value not in allowed:
@@ -221,9 +244,12 @@ def load_config(name_or_path: str | Path | None = None, overrides: list[str] | N
             raise SketchcolorError(f"config {name_or_path} not found (presets: {', '.join(preset_names())})")
         try:
             raw = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as err:
+        except (yaml.YAMLError, UnicodeDecodeError) as err:
             raise SketchcolorError(f"config {path} is not valid YAML: {err}".splitlines()[0]) from None
-        config = Config.from_dict(raw)
+        try:
+            config = Config.from_dict(raw)
+        except SketchcolorError as err:
+            raise SketchcolorError(f"{path}: {err}") from None
     return config.with_overrides(overrides or [])
 
 
@@ -245,6 +271,23 @@ def _build(cls: type, raw: Any, where: str) -> Any:
         else:
             values[name] = _coerce(value, hint, key)
     return cls(**values)
+
+
+def _check_ranges(config: Config) -> None:
+    """Refuse numbers outside AT_LEAST, POSITIVE and FRACTIONS by key (NaN fails every test)."""
+    def value_of(key: tuple[str, str]):
+        return getattr(getattr(config, key[0]), key[1])
+
+    for key, least in AT_LEAST.items():
+        value = value_of(key)
+        if value is not None and not value >= least:
+            raise SketchcolorError(f"config {'.'.join(key)} must be at least {least}, not {value}")
+    for key in POSITIVE:
+        if not value_of(key) > 0:
+            raise SketchcolorError(f"config {'.'.join(key)} must be above 0, not {value_of(key)}")
+    for key in FRACTIONS:
+        if not 0 <= value_of(key) <= 1:
+            raise SketchcolorError(f"config {'.'.join(key)} must be from 0 to 1, not {value_of(key)}")
 
 
 def _coerce(value: Any, hint: Any, key: str) -> Any:

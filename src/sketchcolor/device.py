@@ -14,7 +14,12 @@ def resolve_device(name: str = "auto") -> torch.device:
     drift into the denormal range, where x86 arithmetic runs tens of times slower (a
     tiny-preset step went from 30 ms to seconds), and values that small change nothing.
     """
-    device = torch.device("cuda" if name == "auto" and torch.cuda.is_available() else "cpu" if name == "auto" else name)
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise SketchcolorError(f"device {name!r} is not one of auto, cpu, cuda or cuda:N") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SketchcolorError(f"device {name} requested but CUDA is not available on this machine")
     if device.type == "cpu":

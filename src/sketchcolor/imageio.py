@@ -30,6 +30,15 @@ INK_THRESHOLD = 2 * INK_LEVEL - 1  # in [-1, 1], the tensor scale: 0.0
 INK_GRAY = 255 * INK_LEVEL  # in 8-bit gray: 127.5, so 127 is ink and 128 paper
 
 
+# PIL's own bomb guard, set once here rather than per call: decoding runs on the web service's
+# worker threads, and a process-wide setting changed per call (or a warnings filter, which
+# `catch_warnings` swaps per call, unsafely across threads) would race. Our limit is checked on
+# each image's header in `_decode`; PIL's warning for images between its limit and twice it
+# would only repeat that check, so it is silenced for our limit's range alone.
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning, module="PIL")
+
+
 class ImageReadError(SketchcolorError):
     """A file that is not a readable image (or is too large to decode safely)."""
 
@@ -66,20 +75,15 @@ def _decode(source: Path | BinaryIO, name: str, max_pixels: int, convert=None) -
     # The pixel count is checked on the header, before any pixel is decoded; every
     # failure becomes one ImageReadError that names the input.
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            Image.MAX_IMAGE_PIXELS = max_pixels
-            with Image.open(source) as image:
-                if image.width * image.height > max_pixels:
-                    raise ImageTooLargeError(
-                        f"{name}: {image.width}x{image.height} exceeds the {max_pixels:,}-pixel limit"
-                    )
-                image.load()
-                return (convert or to_rgb)(ImageOps.exif_transpose(image))
+        with Image.open(source) as image:
+            if image.width * image.height > max_pixels:
+                raise ImageTooLargeError(f"{name}: {image.width}x{image.height} exceeds the {max_pixels:,}-pixel limit")
+            image.load()
+            return (convert or to_rgb)(ImageOps.exif_transpose(image))
     except ImageReadError:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageTooLargeError(f"{name}: refused, larger than {max_pixels:,} pixels") from None
+    except Image.DecompressionBombError:
+        raise ImageTooLargeError(f"{name}: refused, larger than the {max_pixels:,}-pixel limit") from None
     except FileNotFoundError:
         raise ImageReadError(f"{name}: no such file") from None
     except IsADirectoryError:
@@ -92,10 +96,8 @@ def _decode(source: Path | BinaryIO, name: str, max_pixels: int, convert=None) -
 
 def to_rgb(image: Image.Image) -> Image.Image:
     """Convert any PIL mode to RGB; transparency is composited on white, as on paper."""
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        array = np.asarray(image, dtype=np.float64)
-        peak = 65535.0 if array.max() > 255 else 255.0
-        image = Image.fromarray(np.clip(array / peak * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        image = _wide_to_gray(image)
     if image.mode == "P" or image.mode == "PA":
         image = image.convert("RGBA")
     if image.mode in ("RGBA", "LA", "La", "RGBa"):
@@ -103,6 +105,15 @@ def to_rgb(image: Image.Image) -> Image.Image:
         paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(paper, rgba).convert("RGB")
     return image.convert("RGB")
+
+
+def _wide_to_gray(image: Image.Image) -> Image.Image:
+    """16-bit, 32-bit integer or float gray -> 8-bit, by the range its values are in: floats up to 1
+    (as scientific tools write them) are 0-1, integers above 255 are 16-bit, the rest 8-bit."""
+    array = np.nan_to_num(np.asarray(image, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    top = array.max(initial=0.0)
+    peak = 1.0 if image.mode == "F" and top <= 1.0 else 65535.0 if top > 255 else 255.0
+    return Image.fromarray(np.clip(array / peak * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
 
 
 def to_gray(image: Image.Image) -> Image.Image:

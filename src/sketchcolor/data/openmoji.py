@@ -138,7 +138,8 @@ def _read_package(package: Path) -> tuple[list[Emoji], str]:
         version = json.loads(files.get("package/package.json", b"{}")).get("version", "unknown")
         emojis = [_emoji(row, files) for row in table]
     except (OSError, tarfile.TarError, AttributeError, KeyError, TypeError, ValueError) as err:
-        raise SketchcolorError(f"{package}: not an OpenMoji npm tarball ({type(err).__name__}: {err})") from None
+        reason = str(err).splitlines()[0].rstrip(":")  # tarfile lists every method it tried, one per line
+        raise SketchcolorError(f"{package}: not an OpenMoji npm tarball ({type(err).__name__}: {reason})") from None
     return emojis, version
 
 

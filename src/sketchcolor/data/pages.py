@@ -63,7 +63,7 @@ class PagePairs:
             return PagePair(source.name, *load_pair(source, self.sketch_side))
         except (ImageReadError, BadPairError) as err:
             if source.name not in self.skipped:
-                log.warning("skipped: %s", err)
+                log.error("%s (skipped)", err)
             self.skipped[source.name] = str(err)
             return None
 

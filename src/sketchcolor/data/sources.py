@@ -32,6 +32,9 @@ COLORED_CHROMA = 25
 MIN_COLORED_FRACTION = 0.005
 # Halves more elongated than this are not a side-by-side pair.
 MAX_HALF_ASPECT = 4.0
+# A training image's smallest side: below it a page holds no drawing to learn from (a 1x1
+# "pair" splits into empty halves).
+MIN_SIDE = 16
 
 
 @dataclass(frozen=True)
@@ -116,13 +119,25 @@ def load_pair(source: PairSource, sketch_side: str = "auto") -> tuple[Image.Imag
     elif source.color_path is not None:
         sketch, color = read_image(source.path), read_image(source.color_path)
     else:
-        image = read_image(source.path)
-        if image.width < 2 * image.height / MAX_HALF_ASPECT or image.width > 2 * image.height * MAX_HALF_ASPECT:
-            raise BadPairError(f"{source.path}: {image.width}x{image.height} is not a side-by-side pair")
-        sketch, color = split_pair(image, sketch_side)
+        sketch, color = read_side_by_side(source.path, sketch_side)
+    if min(*sketch.size, *color.size) < MIN_SIDE:
+        raise BadPairError(f"{source.name}: the sketch ({sketch.width}x{sketch.height}) or the colors "
+                           f"({color.width}x{color.height}) are under {MIN_SIDE} px on a side: too small to learn from")
     if colored_fraction(color) < MIN_COLORED_FRACTION:
         raise BadPairError(f"{source.name}: the color image is grayscale")
     return sketch, color
+
+
+def read_side_by_side(path: Path, sketch_side: str = "auto") -> tuple[Image.Image, Image.Image]:
+    """A side-by-side pair file as (sketch, color), refused with BadPairError unless its shape
+    can be one: halves of at least MIN_SIDE px, not more elongated than MAX_HALF_ASPECT."""
+    image = read_image(path)
+    if image.width < 2 * MIN_SIDE or image.height < MIN_SIDE:
+        raise BadPairError(f"{path}: {image.width}x{image.height} is too small for a side-by-side pair "
+                           f"of {MIN_SIDE} px halves")
+    if image.width < 2 * image.height / MAX_HALF_ASPECT or image.width > 2 * image.height * MAX_HALF_ASPECT:
+        raise BadPairError(f"{path}: {image.width}x{image.height} is not a side-by-side pair")
+    return split_pair(image, sketch_side)
 
 
 def colored_fraction(image: Image.Image) -> float:

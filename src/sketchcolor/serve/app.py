@@ -2,26 +2,27 @@
 colorize API under /api, the user study at /study and OpenAPI docs at /docs;
 `run_server` runs it with uvicorn.
 
-The model runs on a bounded worker pool (pool.py); uploads are limited while they stream
-in, then decoded by `imageio.decode_image` under the same rules as files on disk.
+The model runs on a bounded worker pool (pool.py); requests are limited while they stream
+in, and slow clients cut off (guards.py); uploads are decoded by `imageio.decode_image` under
+the same rules as files on disk.
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
+import signal
 import tempfile
-from contextlib import asynccontextmanager
-from typing import Annotated, Literal
+from contextlib import asynccontextmanager, contextmanager
+from typing import Annotated, Iterator, Literal
 
 from fastapi import APIRouter, FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import __version__
 from ..checkpoint import load_model, model_label, resolve_model_dir
@@ -31,6 +32,7 @@ from ..errors import SketchcolorError
 from ..hints import Hints, hint_layer, parse_hints
 from ..imageio import ImageReadError, ImageTooLargeError, decode_image, read_layer
 from ..inference import Colorizer
+from .guards import RequestLimits, deadline_protocol
 from .pages import STATIC, page
 from .pool import QueueFull, WorkerPool
 from .settings import MB, Settings
@@ -73,7 +75,8 @@ class Service:
         return size
 
     def read_hints(self, text: str | None, layer: bytes | None) -> Hints | None:
-        """The request's hints (a JSON field, or a hint-layer image), or an HTTP 422 saying what is wrong."""
+        """The request's JSON hints, or an HTTP 422 saying what is wrong. A hint layer is only
+        checked here: decoding an image waits for a worker (`colorize_png`), off the event loop."""
         if text is None and layer is None:
             return None
         if not self.colorizer.takes_hints:
@@ -81,15 +84,19 @@ class Service:
         if text is not None and layer is not None:
             raise HTTPException(422, "send hints as JSON or as a hint layer, not both")
         try:
-            if text is not None:
-                return parse_hints(text, source="hints")
-            return hint_layer(read_layer(layer, "hint_layer", self.settings.max_pixels))
-        except SketchcolorError as err:  # unreadable JSON or layer image, bad colors, ...
+            return parse_hints(text, source="hints") if text is not None else None
+        except SketchcolorError as err:  # unreadable JSON, bad colors, ...
             raise HTTPException(422, str(err)) from None
 
-    def colorize_png(self, data: bytes, name: str, lines: str, size: int, hints: Hints | None = None) -> bytes:
-        """Runs on a pool thread: decode, colorize, encode."""
+    def colorize_png(self, data: bytes, name: str, lines: str, size: int, hints: Hints | None = None,
+                     layer: bytes | None = None) -> bytes:
+        """Runs on a pool thread: decode the sketch (and the hint layer), colorize, encode."""
         sketch = decode_image(data, name, self.settings.max_pixels)
+        if layer is not None:
+            try:
+                hints = hint_layer(read_layer(layer, "hint_layer", self.settings.max_pixels))
+            except SketchcolorError as err:  # a bad layer is a bad parameter (422), not a bad sketch (415)
+                raise SketchcolorError(str(err)) from None
         if hints:
             hints.check(sketch.size)
         buffer = io.BytesIO()
@@ -110,11 +117,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="sketchcolor", version=__version__, lifespan=lifespan,
                   description="Colorize line-art sketches; run a blind user study (the paper's Table 3).")
     app.state.service = service
-    app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes + FORM_OVERHEAD,
-                       message=_too_large(settings))
+    study_bytes = settings.study_limits.max_body_bytes
+    limits = [("/api/study/", study_bytes, f"a study request is limited to {study_bytes // 1024} KB"),
+              ("/", settings.max_upload_bytes + FORM_OVERHEAD, _too_large(settings))]
+    app.add_middleware(RequestLimits, body_limits=limits, stall_s=settings.body_timeout_s)
     _add_error_handlers(app)
     app.include_router(_api_routes())
-    add_study(app, settings.study_db)
+    add_study(app, settings.study_db, settings.study_limits)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
 
@@ -156,26 +165,36 @@ def _api_routes() -> APIRouter:
         # `lines` is spelled out (compose.LINE_MODES) so the OpenAPI schema lists its values.
         service: Service = request.app.state.service
         working = service.check_size(size)
+        if hints is None and await _sent_empty(request, "hints"):
+            raise HTTPException(422, "hints is empty: send the hint-file JSON, or leave the field out")
         data = await file.read(service.settings.max_upload_bytes + 1)
         if len(data) > service.settings.max_upload_bytes:
             raise HTTPException(413, _too_large(service.settings))
         layer = await hint_layer.read(service.settings.max_upload_bytes + 1) if hint_layer is not None else None
         page_hints = service.read_hints(hints, layer)
+        retry = {"Retry-After": str(service.settings.retry_after_s)}
         try:
             png = await service.pool.run(service.colorize_png, data, file.filename or "upload", lines, working,
-                                         page_hints)
+                                         page_hints, layer)
         except QueueFull:
-            raise HTTPException(503, "the colorizer is busy; try again shortly",
-                                headers={"Retry-After": str(service.settings.retry_after_s)}) from None
+            raise HTTPException(503, "the colorizer is busy; try again shortly", headers=retry) from None
+        except asyncio.CancelledError:  # the server is stopping: uvicorn cancels what outlasts its grace period
+            raise HTTPException(503, "the server is stopping; try again shortly", headers=retry) from None
         except ImageTooLargeError as err:
             raise HTTPException(413, str(err)) from None
         except ImageReadError as err:
             raise HTTPException(415, str(err)) from None
-        except SketchcolorError as err:  # hints that do not fit the page
+        except SketchcolorError as err:  # hints that do not fit the page, an unreadable hint layer
             raise HTTPException(422, str(err)) from None
         return Response(png, media_type="image/png")
 
     return router
+
+
+async def _sent_empty(request: Request, field: str) -> bool:
+    """FastAPI reads an empty form field as one left out; an empty hint file sent on purpose
+    is a mistake to report, not a request without hints."""
+    return (await request.form()).get(field) == ""
 
 
 def _add_error_handlers(app: FastAPI) -> None:
@@ -204,45 +223,31 @@ def _too_large(settings: Settings) -> str:
     return f"upload larger than the {settings.max_upload_bytes / MB:.3g} MB limit"
 
 
-class BodyLimit:
-    """Answer 413 to a request body over `max_bytes` while it streams in (or at once from
-    its Content-Length), so an oversized upload is never held or spooled whole."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int, message: str):
-        self.app = app
-        self.max_bytes = max_bytes
-        self.message = message
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        declared = Headers(scope=scope).get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            body = {"error": self.message, "status": 413}
-            return await JSONResponse(body, 413, headers={"Connection": "close"})(scope, receive, send)
-        received = 0
-
-        async def limited() -> dict:
-            nonlocal received
-            message = await receive()
-            received += len(message.get("body", b""))
-            if received > self.max_bytes:
-                raise HTTPException(413, self.message)  # FastAPI re-raises it from body parsing
-            return message
-
-        await self.app(scope, limited, send)
-
-
 def run_server(settings: Settings, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Serve until Ctrl-C. Large uploads spill to temporary files (Starlette spools parts
-    over 1 MB); they go to a private directory that is removed when the server stops."""
+    """Serve until Ctrl-C or SIGTERM. Large uploads spill to temporary files (Starlette spools
+    parts over 1 MB); they go to a private directory that is removed when the server stops."""
     import uvicorn
 
     app = create_app(settings)
-    with tempfile.TemporaryDirectory(prefix="sketchcolor-serve-") as spool:
+    with tempfile.TemporaryDirectory(prefix="sketchcolor-serve-") as spool, _sigterm_after_stop_ignored():
         tempfile.tempdir = spool
         try:
-            uvicorn.run(app, host=host, port=port, limit_concurrency=settings.max_connections,
-                        log_level="info")
+            uvicorn.run(app, host=host, port=port, log_level="info", http=deadline_protocol(settings.header_timeout_s),
+                        limit_concurrency=settings.max_connections,
+                        timeout_keep_alive=settings.idle_timeout_s,  # type: ignore[arg-type]
+                        timeout_graceful_shutdown=settings.shutdown_timeout_s)  # type: ignore[arg-type]
         finally:
             tempfile.tempdir = None
+
+
+@contextmanager
+def _sigterm_after_stop_ignored() -> Iterator[None]:
+    """uvicorn stops gracefully on SIGTERM as on SIGINT, then raises the signal again for the
+    handler it found. Python's default handler for SIGTERM ends the process at once (exit 143),
+    skipping the cleanup above, so while uvicorn runs the handler it finds does nothing: the
+    stop ends in a normal return, the spool folder removed, exit 0."""
+    previous = signal.signal(signal.SIGTERM, lambda _signum, _frame: None)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

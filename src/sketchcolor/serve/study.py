@@ -17,6 +17,8 @@ import os
 import random
 import secrets
 import sqlite3
+import statistics
+from collections import Counter
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -35,6 +37,7 @@ CRITERIA = ("naturalness", "saturation", "colorfulness")  # the paper's Table 3 
 SCORES = range(1, 6)
 FORMAT = "sketchcolor-study/1"
 STUDY_MAX_SIDE = 768  # larger sketches are shrunk to this before every method colorizes them
+MAX_ROW_ID = 2**63 - 1  # SQLite's largest integer: a larger id is no row (binding it would overflow)
 
 SCHEMA = f"""
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -77,7 +80,8 @@ class InvalidAnswer(SketchcolorError):
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    # Milliseconds: the report measures how long each answer took (older studies stored seconds).
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
 def _png(image: Image.Image) -> bytes:
@@ -116,9 +120,10 @@ def write_study(db: Path, sketches: Mapping[str, Image.Image], results: Mapping[
 
 
 def build_study(db: Path, sketch_dir: Path, methods: Mapping[str, str | None], *, n: int = 30, seed: int = 0,
-                device: str = "auto") -> int:
-    """Pick `n` sketches of `sketch_dir` (seeded), colorize them with every method (a run
-    folder or model directory; None: the bundled model) and write the study to `db`."""
+                device: str = "auto") -> tuple[int, list[str]]:
+    """Pick `n` readable sketches of `sketch_dir` (seeded), colorize them with every method (a
+    run folder or model directory; None: the bundled model) and write the study to `db`.
+    Returns (sketches in the study, messages for the unreadable files met and passed over)."""
     if db.exists():
         raise SketchcolorError(f"{db} already exists; a study is never overwritten")
     if not methods or n < 1:
@@ -126,15 +131,31 @@ def build_study(db: Path, sketch_dir: Path, methods: Mapping[str, str | None], *
     paths = list_images(sketch_dir) if sketch_dir.is_dir() else []
     if not paths:
         raise SketchcolorError(f"no images in {sketch_dir}")
-    chosen = sorted(random.Random(seed).sample(paths, min(n, len(paths))))
-    # The results are shown side by side on one screen: more pixels only cost time.
-    sketches = {path.name: shrink(read_image(path), STUDY_MAX_SIDE) for path in chosen}
+    sketches, unreadable = _readable_sketches(paths, n, seed)
+    if not sketches:
+        raise SketchcolorError(f"none of the images in {sketch_dir} could be read")
     results = {}
     for name, source in methods.items():
         colorizer = Colorizer.from_pretrained(source, device=device)
         results[name] = colorizer(list(sketches.values()))
     write_study(db, sketches, results, {name: source or "bundled" for name, source in methods.items()})
-    return len(sketches)
+    return len(sketches), unreadable
+
+
+def _readable_sketches(paths: list[Path], n: int, seed: int) -> tuple[dict[str, Image.Image], list[str]]:
+    """The first `n` readable files in a seeded shuffle of `paths` (sorted by name), each shrunk
+    for the study's screen (more pixels only cost time); and why the unreadable ones were passed over."""
+    order = random.Random(seed).sample(paths, len(paths))
+    sketches: dict[str, Image.Image] = {}
+    unreadable: list[str] = []
+    for path in order:
+        if len(sketches) == n:
+            break
+        try:
+            sketches[path.name] = shrink(read_image(path), STUDY_MAX_SIDE)
+        except SketchcolorError as err:
+            unreadable.append(str(err))
+    return dict(sorted(sketches.items())), unreadable
 
 
 class StudyStore:
@@ -197,7 +218,8 @@ class StudyStore:
         """Store one sketch's answer: `ratings[token][criterion]` in 1-5 for each of its results."""
         with self._connect() as conn:
             self._check_participant(conn, participant)
-            methods = dict(conn.execute("SELECT token, method_id FROM images WHERE item_id = ?", (item,)).fetchall())
+            methods = dict(conn.execute("SELECT token, method_id FROM images WHERE item_id = ?", (item,)).fetchall()
+                           if _row_id(item) else [])
             _validate(methods, ratings, most_natural)
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -217,6 +239,8 @@ class StudyStore:
         return row and row[0]
 
     def sketch(self, item: int) -> bytes | None:
+        if not _row_id(item):
+            return None
         with self._connect() as conn:
             row = conn.execute("SELECT sketch FROM items WHERE id = ?", (item,)).fetchone()
         return row and row[0]
@@ -225,6 +249,11 @@ class StudyStore:
     def _check_participant(conn: sqlite3.Connection, participant: str) -> None:
         if conn.execute("SELECT 1 FROM participants WHERE id = ?", (participant,)).fetchone() is None:
             raise UnknownParticipant("unknown participant; start a new session")
+
+
+def _row_id(item: int) -> bool:
+    """Whether `item` could be a row id at all (SQLite refuses to bind a larger integer)."""
+    return isinstance(item, int) and 0 < item <= MAX_ROW_ID
 
 
 def _validate(methods: Mapping[str, int], ratings: Mapping[str, Mapping[str, int]], most_natural: str | None) -> None:
@@ -252,21 +281,79 @@ class MethodResult:
     pick_share: float  # picks / all answers that chose one (nan when none did)
 
 
-def study_results(db: str | Path) -> tuple[list[MethodResult], dict]:
-    """Table 3 from a study database, and its summary (participants, answers)."""
+@dataclass(frozen=True)
+class Screening:
+    """When the report flags a participant as not a person looking at the results."""
+
+    min_seconds_per_sketch: float = 3.0  # median time per answer below this: too fast to look at the images
+    same_score_min_answers: int = 2  # one score for every rating over at least this many sketches
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A suspicious participant: what they did and why it is suspicious."""
+
+    participant: str
+    answers: int
+    median_seconds: float  # per answered sketch, counted from the session's start
+    scores_used: int  # distinct scores among all their ratings
+    reasons: tuple[str, ...]  # "too fast", "one score for everything"
+
+
+def flag_participant(participant: str, started: datetime, answered: Sequence[datetime], scores: Sequence[int],
+                     screening: Screening = Screening()) -> Flag | None:
+    """A Flag if this participant's answers (their times, all their scores) look scripted or careless."""
+    if not answered:
+        return None
+    times = [started, *sorted(answered)]
+    seconds = statistics.median((b - a).total_seconds() for a, b in zip(times, times[1:]))
+    reasons = []
+    if seconds < screening.min_seconds_per_sketch:
+        reasons.append("too fast")
+    if len(set(scores)) == 1 and len(answered) >= screening.same_score_min_answers:
+        reasons.append("one score for everything")
+    return Flag(participant, len(answered), seconds, len(set(scores)), tuple(reasons)) if reasons else None
+
+
+def screen_participants(conn: sqlite3.Connection, screening: Screening = Screening()) -> list[Flag]:
+    """The flags of every suspicious participant of a study."""
+    answered: dict[str, list[datetime]] = {}
+    scores: dict[str, list[int]] = {}
+    for participant, created in conn.execute("SELECT participant_id, created FROM answers"):
+        answered.setdefault(participant, []).append(datetime.fromisoformat(created))
+    for participant, score in conn.execute("SELECT participant_id, score FROM ratings"):
+        scores.setdefault(participant, []).append(score)
+    flags = (flag_participant(participant, datetime.fromisoformat(created), answered.get(participant, []),
+                              scores.get(participant, []), screening)
+             for participant, created in conn.execute("SELECT id, created FROM participants ORDER BY created"))
+    return [flag for flag in flags if flag]
+
+
+def study_results(db: str | Path, *, exclude_flagged: bool = False,
+                  screening: Screening = Screening()) -> tuple[list[MethodResult], dict]:
+    """Table 3 from a study database, and its summary: participants and answers counted, the
+    suspicious participants flagged (`summary["flagged"]`) and, with `exclude_flagged`, left out."""
     store = StudyStore(db)
+    summary = store.summary()
     with store._connect() as conn:
+        flags = screen_participants(conn, screening)
+        left_out = {flag.participant for flag in flags} if exclude_flagged else set()
         methods = conn.execute("SELECT id, name FROM methods ORDER BY id").fetchall()
         scores: dict[tuple[int, str], list[int]] = {}
-        for method_id, criterion, score in conn.execute("SELECT method_id, criterion, score FROM ratings"):
-            scores.setdefault((method_id, criterion), []).append(score)
-        picks = dict(conn.execute("SELECT pick_method_id, COUNT(*) FROM answers "
-                                  "WHERE pick_method_id IS NOT NULL GROUP BY pick_method_id").fetchall())
+        for participant, method_id, criterion, score in conn.execute(
+                "SELECT participant_id, method_id, criterion, score FROM ratings"):
+            if participant not in left_out:
+                scores.setdefault((method_id, criterion), []).append(score)
+        picks = Counter(method_id for participant, method_id in conn.execute(
+            "SELECT participant_id, pick_method_id FROM answers WHERE pick_method_id IS NOT NULL")
+            if participant not in left_out)
     total = sum(picks.values())
     results = [MethodResult(name, {c: mean_ci(scores.get((method_id, c), [])) for c in CRITERIA},
-                            picks.get(method_id, 0), picks.get(method_id, 0) / total if total else math.nan)
+                            picks[method_id], picks[method_id] / total if total else math.nan)
                for method_id, name in methods]
-    return results, store.summary()
+    summary.update(participants=summary["participants"] - len(left_out), flagged=flags, excluded=len(left_out),
+                   answers=summary["answers"] - sum(flag.answers for flag in flags if flag.participant in left_out))
+    return results, summary
 
 
 def format_table(results: Sequence[MethodResult], summary: dict) -> str:
@@ -285,13 +372,21 @@ def format_table(results: Sequence[MethodResult], summary: dict) -> str:
         lines.append(f"| {r.method} | " + " | ".join(cell(r.criteria[c]) for c in CRITERIA) + f" | {share} |")
     lines += ["", f"{summary['participants']} participants, {summary['answers']} answered sketches of "
               f"{summary['items']}; scores 1-5, mean [95% t-interval over individual ratings] (n ratings)."]
+    flags = summary.get("flagged", [])
+    if flags:
+        reasons = Counter(reason for flag in flags for reason in flag.reasons)
+        where = (f"{summary['excluded']} excluded from this table" if summary.get("excluded")
+                 else "included in this table")
+        lines.append(f"{len(flags)} participants flagged as suspicious ("
+                     + ", ".join(f"{reason}: {n}" for reason, n in reasons.items()) + f"; see flagged.csv); {where}.")
     return "\n".join(lines)
 
 
-def write_report(results: Sequence[MethodResult], summary: dict, out_dir: Path) -> tuple[Path, Path]:
-    """Write OUT/table3.csv (one row per method, plain numbers) and OUT/table3.md."""
+def write_report(results: Sequence[MethodResult], summary: dict, out_dir: Path) -> tuple[Path, Path, Path]:
+    """Write OUT/table3.csv (one row per method, plain numbers), OUT/table3.md and
+    OUT/flagged.csv (the suspicious participants, one row each)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    csv_path, md_path = out_dir / "table3.csv", out_dir / "table3.md"
+    csv_path, md_path, flagged_path = out_dir / "table3.csv", out_dir / "table3.md", out_dir / "flagged.csv"
     header = ["method"] + [f"{c}_{k}" for c in CRITERIA for k in ("mean", "ci95_low", "ci95_high", "n")]
     with open(csv_path, "w", newline="") as handle:
         writer = csv.writer(handle)
@@ -302,8 +397,14 @@ def write_report(results: Sequence[MethodResult], summary: dict, out_dir: Path) 
                 e = r.criteria[criterion]
                 row += [_number(e.mean), _number(e.low), _number(e.high), e.n]
             writer.writerow(row + [_number(r.pick_share), r.picks])
+    with open(flagged_path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["participant", "answers", "median_seconds_per_sketch", "scores_used", "reasons", "excluded"])
+        for flag in summary.get("flagged", []):
+            writer.writerow([flag.participant, flag.answers, f"{flag.median_seconds:.2f}", flag.scores_used,
+                             "; ".join(flag.reasons), int(bool(summary.get("excluded")))])
     md_path.write_text("# User study (Table 3)\n\n" + format_table(results, summary) + "\n")
-    return csv_path, md_path
+    return csv_path, md_path, flagged_path
 
 
 def _number(x: float) -> str:

@@ -188,7 +188,7 @@ class Trainer:
         if self.dist.is_main:  # only rank 0 writes logs, grids and checkpoints
             self.run_dir.mkdir(parents=True, exist_ok=True)
             self.config.save(self.run_dir / "config.yaml")
-            self.scalar_log = ScalarLog(self.run_dir, resume_step=state.step if state.step else None)
+            self.scalar_log = ScalarLog(self.run_dir, start_step=state.step)
             self.validator.best = state.best
         if state.step == 0:
             self._keep_epoch()  # epoch 0: the untrained generator, if asked for

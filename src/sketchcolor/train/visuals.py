@@ -19,17 +19,17 @@ def save_grid(grid: torch.Tensor, path: str | Path) -> None:
 class ScalarLog:
     """TensorBoard scalars plus a JSON-lines copy (easy to plot or diff without TensorBoard).
 
-    A resumed run passes `resume_step`: anything logged after it (by steps that were
-    retrained after a kill) is dropped, so the curves show each step once.
+    `start_step` is the step the run starts from (0, or where a resume picks up): anything
+    logged after it (by steps retrained after a kill, or by a run killed before its first
+    checkpoint) is dropped, so the curves show each step once.
     """
 
-    def __init__(self, run_dir: Path, resume_step: int | None = None) -> None:
+    def __init__(self, run_dir: Path, start_step: int) -> None:
         from torch.utils.tensorboard import SummaryWriter  # slow import: only when training
 
-        self.writer = SummaryWriter(str(run_dir / "tb"), purge_step=resume_step)
-        if resume_step is not None:
-            for name in ("log.jsonl", "metrics.jsonl"):
-                drop_after(run_dir / name, resume_step)
+        self.writer = SummaryWriter(str(run_dir / "tb"), purge_step=start_step)
+        for name in ("log.jsonl", "metrics.jsonl"):
+            drop_after(run_dir / name, start_step)
         self.jsonl = (run_dir / "log.jsonl").open("a")
 
     def scalars(self, step: int, values: dict[str, float]) -> None:
@@ -47,8 +47,19 @@ class ScalarLog:
 
 
 def drop_after(path: Path, step: int) -> None:
-    """Remove JSON lines whose "step" is past `step` (kept lines stay in order)."""
+    """Remove JSON lines whose "step" is past `step` (kept lines stay in order), and a torn line
+    (a kill in the middle of writing it), which is never a whole record."""
     if not path.exists():
         return
-    kept = [line for line in path.read_text().splitlines() if line and json.loads(line).get("step", 0) <= step]
+    kept = [line for line in path.read_text(errors="replace").splitlines() if _step_of(line) <= step]
     atomic_write_text(path, "".join(f"{line}\n" for line in kept))
+
+
+def _step_of(line: str) -> float:
+    """The step a JSON line logs; infinity (never kept) for a line that is not a whole record."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError:
+        return float("inf")
+    step = record.get("step", 0) if isinstance(record, dict) else None
+    return step if isinstance(step, (int, float)) else float("inf")
