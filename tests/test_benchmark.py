@@ -26,6 +26,12 @@ def test_benchmark_tiny(tmp_path):
     assert eager["ok"] and eager["max_abs_diff"] == 0 and 0 < eager["fraction_of_peak_bs1"]
     assert all(d["ok"] or d["error"] for d in loaded["details"])
     assert loaded["machine"]["threads"] >= 1
+    # bf16 is measured only where it is native; elsewhere it is skipped, and the result says why.
+    from sketchcolor.benchmark import bf16_skip_reason
+
+    measured_bf16 = any(d["precision"] == "bf16" for d in loaded["details"])
+    assert measured_bf16 == (bf16_skip_reason() is None) == ("train_images_per_s_bs4_bf16" in loaded)
+    assert loaded["skipped"] == ({} if measured_bf16 else {"bf16": bf16_skip_reason()})
 
 
 def test_failing_variant_is_recorded():

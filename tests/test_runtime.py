@@ -25,10 +25,10 @@ def test_auto_backend_compiles_only_long_jobs(monkeypatch):
 
 def test_auto_precision_is_bf16_only_on_native_hardware(monkeypatch, caplog):
     monkeypatch.setattr(runtime, "cpu_autocast_bf16", lambda: True)
-    monkeypatch.setattr(runtime, "_cpu_flags", lambda: frozenset({"avx512f", "avx512_bf16"}))
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: frozenset({"avx512f", "avx512_bf16"}))
     assert pick_precision("auto", CPU, "torch") == "bf16"
     assert pick_precision("auto", CPU, "onnx") == "fp32"
-    monkeypatch.setattr(runtime, "_cpu_flags", lambda: frozenset({"avx2"}))  # emulated bf16 is slower
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: frozenset({"avx2"}))  # emulated bf16 is slower
     with caplog.at_level(logging.WARNING, logger="sketchcolor"):
         assert pick_precision("auto", CPU, "torch") == "fp32"
         assert pick_precision("bf16", CPU, "torch") == "bf16"  # asked for explicitly: it runs

@@ -30,9 +30,12 @@ from PIL import Image, ImageDraw
 from .atomic import atomic_write_text
 from .config import Config, load_config
 from .models import build_generator, generator_inputs
-from .runtime import FrozenCompiled, cpu_autocast_bf16
+from .runtime import FrozenCompiled, cpu_autocast_bf16, cpu_flags, native_bf16
 
+# CPU flags that decide which variants can be fast, recorded with every result.
+SPEED_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "asimd", "sve")
 MATMUL_N = 2048  # side of the square matmul that measures the machine's peak
+EMULATED_MATMUL_N = 512  # the same for emulated bf16 (0.3 GFLOP/s: 2048 would take a minute)
 PARITY = 1e-2  # max |variant - eager fp32| for a variant to count as a faithful `infer_backend`
 THROUGHPUT_BATCH = 8
 TRAIN_BATCH = 4
@@ -98,12 +101,12 @@ def variant_builders(generator: torch.nn.Module, config: Config, workdir: Path, 
     # Colorizer's `compile` backend; batch 1 so both measured shapes are real (it pads up, not down).
     frozen = lambda: FrozenCompiled(fresh(), 1)  # noqa: E731
     builders = {"torch-eager-fp32": lambda: torch_runner(generator, False)}
-    if cpu_autocast_bf16():
+    if bf16_skip_reason() is None:
         builders["torch-eager-bf16"] = lambda: torch_runner(generator, True)
     if use_compile:  # inductor's first call takes tens of seconds per shape
         builders["torch-compile-fp32"] = lambda: torch_runner(compile_(), False)
         builders["torch-compile-frozen-fp32"] = lambda: torch_runner(frozen(), False)
-    if use_compile and cpu_autocast_bf16():
+    if use_compile and bf16_skip_reason() is None:
         builders["torch-compile-bf16"] = lambda: torch_runner(compile_(), True)
         builders["torch-compile-frozen-bf16"] = lambda: torch_runner(frozen(), True)
     builders["onnxruntime-fp32"] = lambda: onnx_runner(generator, config, workdir)
@@ -142,6 +145,17 @@ def add_ratios(record: dict[str, Any], gflop: float, peaks: dict[str, float]) ->
     record.update(gflops_bs1=bs1, fraction_of_peak_bs1=bs1 / peak, gflops_bs8=bs8, fraction_of_peak_bs8=bs8 / peak)
 
 
+def bf16_skip_reason() -> str | None:
+    """Why the bf16 variants are not measured here, or None. Where the CPU has no bf16 units
+    (no AVX512-BF16 or AMX) torch emulates it some 25x slower than fp32: minutes of measuring a
+    variant no one should run (`--precision auto` never picks it either)."""
+    if not cpu_autocast_bf16():
+        return "this torch has no bf16 autocast on the CPU"
+    if not native_bf16(torch.device("cpu")):
+        return "bf16 is emulated on this CPU (no AVX512-BF16 or AMX), about 25x slower than fp32"
+    return None
+
+
 def inference_results(config: Config, size: int, repeats: int, peaks: dict[str, float], *,
                       use_compile: bool = True) -> dict[str, Any]:
     torch.manual_seed(0)
@@ -173,7 +187,7 @@ def train_results(config: Config, size: int, repeats: int, *, probe: bool, use_c
     the default's, not the fastest."""
     result: dict[str, Any] = {}
     variants = {"fp32": config}
-    if cpu_autocast_bf16():
+    if bf16_skip_reason() is None:
         variants["bf16"] = config.with_overrides(["train.amp_on_cpu=true"])
     if use_compile and config.train.trainer == "paired":  # CycleGAN's trainer has no compiled step
         variants.update({f"{name}_compiled": variant.with_overrides(["train.compile=true"])
@@ -258,7 +272,7 @@ def machine_info() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    return {"cpu": model, "threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
+    return {"cpu": model, "cpu_flags": sorted(cpu_flags() & set(SPEED_FLAGS)), "threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
             "torch": torch.__version__, "python": platform.python_version(), "load_average_start": os.getloadavg()}
 
 
@@ -271,9 +285,13 @@ def run_benchmark(preset: str = "pix2pix", *, size: int = 256, repeats: int = 5,
     config = load_config(preset, [f"data.size={size}", "train.device=cpu"])
     machine = machine_info()
     peaks = {"fp32": matmul_gflops(torch.float32, repeats=repeats)}
-    peaks["bf16"] = matmul_gflops(torch.bfloat16, repeats=repeats)
+    skip_bf16 = bf16_skip_reason()
+    # Emulated bf16's peak is still measured, on a smaller matmul (a second, not minutes): the figure that shows why.
+    peaks["bf16"] = (matmul_gflops(torch.bfloat16, repeats=1, n=EMULATED_MATMUL_N) if skip_bf16
+                     else matmul_gflops(torch.bfloat16, repeats=repeats))
     result: dict[str, Any] = {"preset": preset, "size": size, "repeats": repeats,
-                              "matmul_gflops_fp32": peaks["fp32"], "matmul_gflops_bf16": peaks["bf16"]}
+                              "matmul_gflops_fp32": peaks["fp32"], "matmul_gflops_bf16": peaks["bf16"],
+                              "skipped": {"bf16": skip_bf16} if skip_bf16 else {}}
     result.update(inference_results(config, size, repeats, peaks, use_compile=use_compile))
     result.update(train_results(config, size, repeats, probe=probe_batches, use_compile=use_compile))
     result.update(loader_results(config, size))

@@ -80,12 +80,13 @@ def native_bf16(device: torch.device) -> bool:
     or a CUDA GPU with bf16 support."""
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
-    flags = _cpu_flags()
+    flags = cpu_flags()
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 @cache
-def _cpu_flags() -> frozenset[str]:
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags (/proc/cpuinfo); empty off Linux."""
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:  # not Linux: no cheap way to tell, assume emulated
