@@ -18,9 +18,11 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
+from contextlib import closing
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -108,9 +110,14 @@ def check_pages(work: Path, model: Path) -> list[dict]:
     folder.mkdir()
     for item in listed:
         shutil.copy(item.path, folder / item.path.name)
-    result = sketchcolor("study", "create", "--sketches", folder, "--method", f"m={model}", "--db", work / "study.db",
-                         "--n", len(listed))
-    records.append(run_record("study create", result, {i.name: outcome(result, i, None) for i in listed}))
+    db = work / "study.db"
+    result = sketchcolor("study", "create", "--sketches", folder, "--method", f"m={model}", "--db", db, "--n", len(listed))
+    in_study = set()
+    if db.exists():
+        with closing(sqlite3.connect(db)) as conn:
+            in_study = {name for (name,) in conn.execute("SELECT name FROM items")}
+    records.append(run_record("study create", result, {
+        i.name: "done" if i.path.name in in_study else outcome(result, i, None) for i in listed}))
     return records
 
 

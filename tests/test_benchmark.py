@@ -10,9 +10,13 @@ KEYS = ("g_gflop", "infer_ms_bs1", "infer_backend", "train_images_per_s_bs4", "l
         "peak_rss_mb", "matmul_gflops_fp32", "matmul_gflops_bf16", "details", "machine")
 
 
-def test_benchmark_tiny(tmp_path):
+def test_benchmark_tiny(tmp_path, caplog):
     # torch.compile is skipped here: inductor takes tens of seconds to compile even this model.
-    result = run_benchmark("tiny", size=32, repeats=1, use_compile=False)
+    with caplog.at_level("INFO", logger="sketchcolor"):
+        result = run_benchmark("tiny", size=32, repeats=1, use_compile=False)
+    progress = [r.getMessage() for r in caplog.records if r.getMessage().startswith("benchmark: ")]
+    assert all(any(f"benchmark: {d['name']}: " in line for line in progress) for d in result["details"]), progress
+    assert any("benchmark: training fp32: " in line for line in progress), progress
     path = tmp_path / "result.json"
     write_json(result, path)
     loaded = json.loads(path.read_text())

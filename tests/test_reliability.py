@@ -111,15 +111,9 @@ def test_every_bad_set_value_is_refused(override):
 
 
 def test_train_refuses_bad_settings_and_unusable_folders_in_one_line(tmp_path, pair_root):
-    bad_config = config_corpus(tmp_path / "configs")[0].path
-    cases = {
-        "batch_size": ["--config", "tiny", "--data", pair_root, "--set", "train.batch_size=0"],
-        bad_config.name: ["--config", bad_config, "--data", pair_root],
-        "does not exist": ["--config", "tiny", "--data", tmp_path / "nowhere"],
-    }
-    empty = tmp_path / "empty"
-    (empty / "train").mkdir(parents=True)
-    cases["no image pairs"] = ["--config", "tiny", "--data", empty]
+    # Each train process takes seconds to start: two cases here, the rest of the configs and
+    # values in-process above (the command line turns every SketchcolorError into one line).
+    cases = {"batch_size": ["--config", "tiny", "--data", pair_root, "--set", "train.batch_size=0"]}
     all_bad = tmp_path / "all-bad"
     (all_bad / "train").mkdir(parents=True)
     for item in image_corpus(tmp_path / "corpus"):
@@ -272,34 +266,39 @@ def test_weights_are_written_readable_like_every_other_output(tmp_path, tiny_con
     assert modes["generator.safetensors"] == modes["config.json"], modes
 
 
-def test_resume_refuses_an_empty_or_mismatched_state_in_one_line(tmp_path, pair_root):
+def test_resume_refuses_an_empty_or_mismatched_state(tmp_path, pair_root, tiny_config):
+    from sketchcolor.train import Trainer
+
     run = tmp_path / "run"
-    common = ["train", "--config", "tiny", "--data", pair_root, "--out", run, "--set", "train.max_steps=1"]
-    assert run_cli(*common).returncode == 0
-    result = run_cli(*common, "--resume", "--set", "generator.ngf=16")
-    assert_clean_failure(result, "does not fit this run's config")
+    Trainer(tiny_config.with_overrides(["train.max_steps=1"]), run, pair_root).fit()
+    with pytest.raises(SketchcolorError, match="the saved generator does not fit this run's config"):
+        Trainer(tiny_config.with_overrides(["generator.ngf=16"]), run, pair_root).resume()
     (run / "state" / "state.json").write_text("{}")
-    result = run_cli(*common, "--resume")
-    assert_clean_failure(result, "the training state lacks")
+    with pytest.raises(SketchcolorError, match="the training state lacks"):
+        Trainer(tiny_config, run, pair_root).resume()
 
 
-def test_resume_drops_a_torn_log_line_and_steps_a_killed_run_never_saved(tmp_path, pair_root):
+def test_resume_drops_a_torn_log_line_and_steps_a_killed_run_never_saved(tmp_path, pair_root, tiny_config):
+    from sketchcolor.train import Trainer
+
     run = tmp_path / "run"
-    common = ["train", "--config", "tiny", "--data", pair_root, "--out", run, "--set", "train.max_steps=2"]
-    assert run_cli(*common).returncode == 0
+    Trainer(tiny_config.with_overrides(["train.max_steps=2"]), run, pair_root).fit()
     with (run / "log.jsonl").open("a") as log:  # a kill mid-line, after steps past the checkpoint
         log.write(json.dumps({"step": 3, "g/total": 1.0}) + "\n" + '{"step": 4, "g/to')
     (run / "metrics.jsonl").open("a").write('{"step": 9, "ep')
-    result = run_cli(*common[:-1], "train.max_steps=3", "--resume")
-    assert result.returncode == 0, result.stderr
+    resumed = Trainer(tiny_config.with_overrides(["train.max_steps=3"]), run, pair_root)
+    assert resumed.resume()
+    resumed.fit()
     steps = [json.loads(line)["step"] for line in (run / "log.jsonl").read_text().splitlines()]
     assert [s for s in steps if s > 2] == [3], steps  # the step retrained once, the torn line gone
+    assert "ep" not in (run / "metrics.jsonl").read_text()
     # A run killed before its first checkpoint starts over without its old lines.
     fresh = tmp_path / "fresh"
     fresh.mkdir()
     (fresh / "log.jsonl").write_text(json.dumps({"step": 1, "g/total": 9.0}) + "\n")
-    assert run_cli("train", "--config", "tiny", "--data", pair_root, "--out", fresh, "--set", "train.max_steps=1",
-                   "--resume").returncode == 0
+    again = Trainer(tiny_config.with_overrides(["train.max_steps=1"]), fresh, pair_root)
+    assert not again.resume()
+    again.fit()
     (line,) = (fresh / "log.jsonl").read_text().splitlines()
     assert json.loads(line)["g/total"] != 9.0
 

@@ -10,9 +10,9 @@ that fails is recorded with its error and never stops the run.
 from __future__ import annotations
 
 import copy
-
 import dataclasses
 import json
+import logging
 import os
 import platform
 import resource
@@ -32,6 +32,7 @@ from .config import Config, load_config
 from .models import build_generator, generator_inputs
 from .runtime import FrozenCompiled, cpu_autocast_bf16, cpu_flags, native_bf16
 
+log = logging.getLogger("sketchcolor")
 # CPU flags that decide which variants can be fast, recorded with every result.
 SPEED_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "asimd", "sve")
 MATMUL_N = 2048  # side of the square matmul that measures the machine's peak
@@ -132,6 +133,8 @@ def measure_variant(name: str, build: Callable[[], Callable], inputs: dict[int, 
         record["output"] = output
     except Exception as err:  # noqa: BLE001 - a failing variant is a result, not a crash
         record.update(ok=False, error=f"{type(err).__name__}: {err}"[:500])
+    log.info("benchmark: %s: %s", name, f"{record['latency_ms_bs1']:.1f} ms at batch 1, "
+             f"{record['images_per_s_bs8']:.2f} images/s at batch {THROUGHPUT_BATCH}" if record["ok"] else record["error"])
     return record
 
 
@@ -196,6 +199,8 @@ def train_results(config: Config, size: int, repeats: int, *, probe: bool, use_c
         with tempfile.TemporaryDirectory() as run_dir:
             step = _train_step_timer(variant, run_dir, size, repeats)
             result[f"train_images_per_s_bs4_{name}"] = TRAIN_BATCH / step(TRAIN_BATCH)
+            log.info("benchmark: training %s: %.2f images/s at batch %d", name,
+                     result[f"train_images_per_s_bs4_{name}"], TRAIN_BATCH)
             if probe and name == "fp32":
                 result["train_max_batch"] = largest_batch(lambda batch: step(batch, once=True))
     result["train_images_per_s_bs4"] = result["train_images_per_s_bs4_fp32"]
@@ -286,6 +291,8 @@ def run_benchmark(preset: str = "pix2pix", *, size: int = 256, repeats: int = 5,
     machine = machine_info()
     peaks = {"fp32": matmul_gflops(torch.float32, repeats=repeats)}
     skip_bf16 = bf16_skip_reason()
+    if skip_bf16:
+        log.info("benchmark: bf16 variants skipped: %s", skip_bf16)
     # Emulated bf16's peak is still measured, on a smaller matmul (a second, not minutes): the figure that shows why.
     peaks["bf16"] = (matmul_gflops(torch.bfloat16, repeats=1, n=EMULATED_MATMUL_N) if skip_bf16
                      else matmul_gflops(torch.bfloat16, repeats=repeats))
