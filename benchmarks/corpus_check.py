@@ -27,27 +27,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-from conftest import write_pairs  # noqa: E402  (the tests' drawn pairs)
-from corpus import BAD_OVERRIDES, Item, config_corpus, hint_corpus, image_corpus, model_corpus, sketch  # noqa: E402
+from conftest import run_cli as sketchcolor, write_pairs  # noqa: E402  (the tests' drawn pairs)
+from corpus import (BAD_OVERRIDES, Item, config_corpus, hint_corpus, image_corpus, model_corpus,  # noqa: E402
+                    random_hint_model, sketch)
 
 from sketchcolor.imageio import IMAGE_SUFFIXES  # noqa: E402
-
-
-def sketchcolor(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sketchcolor", *map(str, args)], capture_output=True, text=True)
-
-
-def hint_model(folder: Path) -> Path:
-    """A random-weight tiny model that takes hints, so hint files are read, not refused wholesale."""
-    import torch
-
-    from sketchcolor.checkpoint import save_model
-    from sketchcolor.config import load_config
-    from sketchcolor.models import build_generator
-
-    config = load_config("tiny", ["generator.hints=true"])
-    torch.manual_seed(0)
-    return save_model(folder / "model", build_generator(config.generator), config)
 
 
 def outcome(result: subprocess.CompletedProcess, item: Item, output: Path | None) -> str:
@@ -170,7 +154,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="sketchcolor-corpus-") as folder:
         work = Path(folder)
-        model = hint_model(work)
+        model = random_hint_model(work)  # takes hints, so hint files are read, not refused wholesale
         records = [*check_pages(work, model), check_hints(work, model), *check_one_at_a_time(work, model)]
     failures = [r["command"] for r in records
                 if r["traceback"] or not r["exit_ok"] or "silent" in r["items"].values()]

@@ -24,13 +24,9 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-from conftest import write_pairs  # noqa: E402
+from conftest import run_cli as sketchcolor, write_pairs  # noqa: E402
 from corpus import sketch  # noqa: E402
 from kill_resume import report_and_exit  # noqa: E402
-
-
-def sketchcolor(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sketchcolor", *map(str, args)], capture_output=True, text=True)
 
 
 @contextmanager

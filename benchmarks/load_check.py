@@ -66,19 +66,6 @@ class Upload:
     content_type: str
 
 
-def tiny_model(directory: Path) -> Path:
-    """A random-weight model with the tests' tiny config, taking hints: measures the service, not the network."""
-    import torch
-
-    from sketchcolor.checkpoint import save_model
-    from sketchcolor.config import load_config
-    from sketchcolor.models import build_generator
-
-    config = load_config("tiny", ["generator.hints=true"])
-    torch.manual_seed(0)
-    return save_model(directory / "tiny", build_generator(config.generator), config)
-
-
 def form(kind: str, file: tuple[str, bytes], hints: str | None = None, layer: bytes | None = None) -> Upload:
     """A multipart upload: the sketch as `file`, and optional `hints` JSON or `hint_layer` PNG."""
     boundary = "sketchcolor-load-check"
@@ -293,7 +280,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # inherited by the server
     with tempfile.TemporaryDirectory(prefix="sketchcolor-load-") as scratch:
-        model = args.model or tiny_model(Path(scratch))
+        model = args.model or load_corpus().random_hint_model(Path(scratch))
         result = run(args, model, Path(scratch))
     result["checks"] = checks(result, args.max_rss_mb, args.max_shutdown_s)
     result["passed"] = all(result["checks"].values())

@@ -29,6 +29,20 @@ class Item:
     uploadable: bool = True  # False: not a file (a folder named like an image, a broken symlink)
 
 
+def random_hint_model(folder: Path) -> Path:
+    """A seeded random-weight tiny model that takes color hints, saved as folder/model: checks of
+    how files and requests are handled need a model that reads hints, not one that paints well."""
+    import torch
+
+    from sketchcolor.checkpoint import save_model
+    from sketchcolor.config import load_config
+    from sketchcolor.models import build_generator
+
+    config = load_config("tiny", ["generator.hints=true"])
+    torch.manual_seed(0)
+    return save_model(folder / "model", build_generator(config.generator), config)
+
+
 def sketch(size: tuple[int, int] = (64, 64)) -> Image.Image:
     """A small valid sketch: black outlines on white."""
     image = Image.new("L", size, 255)

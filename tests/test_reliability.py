@@ -12,9 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from conftest import run_cli, write_pairs
-from corpus import BAD_CONFIGS, BAD_OVERRIDES, config_corpus, hint_corpus, image_corpus, model_corpus, sketch
+from corpus import BAD_CONFIGS, BAD_OVERRIDES, config_corpus, hint_corpus, image_corpus, model_corpus, random_hint_model, sketch
 from PIL import Image
 
 from sketchcolor.checkpoint import save_model
@@ -41,9 +40,7 @@ def assert_clean_failure(result, *names: str) -> None:
 
 @pytest.fixture
 def hint_model(tmp_path: Path) -> Path:
-    config = load_config("tiny", ["generator.hints=true"])
-    torch.manual_seed(0)
-    return save_model(tmp_path / "hint-model", build_generator(config.generator), config)
+    return random_hint_model(tmp_path)
 
 
 def test_colorize_refuses_each_bad_page_by_name_and_colorizes_the_odd_valid_ones(tmp_path, model_dir):

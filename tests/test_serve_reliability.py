@@ -19,10 +19,7 @@ import torch
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from corpus import encoded, hint_corpus, image_corpus, sketch
-from sketchcolor.checkpoint import save_model
-from sketchcolor.config import load_config
-from sketchcolor.models import build_generator
+from corpus import encoded, hint_corpus, image_corpus, random_hint_model, sketch
 from sketchcolor.serve import Settings, create_app
 from sketchcolor.serve.launch import start_serving
 
@@ -33,9 +30,7 @@ TIMEOUT_S = 1  # the header and body timeouts of the real server: short, so the 
 @pytest.fixture(scope="module")
 def hint_model(tmp_path_factory) -> Path:
     """A tiny random-weight model that takes color hints."""
-    config = load_config("tiny", ["generator.hints=true"])
-    torch.manual_seed(0)
-    return save_model(tmp_path_factory.mktemp("hint-model") / "model", build_generator(config.generator), config)
+    return random_hint_model(tmp_path_factory.mktemp("hint-model"))
 
 
 @pytest.fixture(scope="module")
