@@ -78,3 +78,13 @@ def run_cli(*args, cwd: Path | None = None, env: dict[str, str] | None = None) -
     """`python -m sketchcolor ARGS` in a fresh process (arguments str()-ed), output captured."""
     return subprocess.run([sys.executable, "-m", "sketchcolor", *map(str, args)], capture_output=True, text=True,
                           cwd=cwd, env=env)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_cache(tmp_path_factory):
+    """The suite's own ~/.cache/sketchcolor: `--backend auto` measurements, ONNX exports and the
+    rest never touch (or come from) the user's."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+    yield
+    patch.undo()

@@ -48,7 +48,8 @@ def running_server(tmp_path: Path, *args: str):
     spool.mkdir()
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TMPDIR": str(spool)}
     log = (tmp_path / "server.log").open("w")
-    process = subprocess.Popen([sys.executable, "-m", "sketchcolor", "serve", "--port", str(port), *args],
+    process = subprocess.Popen([sys.executable, "-m", "sketchcolor", "serve", "--port", str(port),
+                                "--backend", "torch", *args],
                                stdout=log, stderr=subprocess.STDOUT, env=env)
     base = f"http://127.0.0.1:{port}"
     try:

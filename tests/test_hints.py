@@ -213,7 +213,7 @@ def test_api_takes_hints_as_json_or_layer_and_explains_bad_ones(hint_model, mode
     sketch = io.BytesIO()
     draw_pair(1, size=64)[0].save(sketch, "PNG")
     file = {"file": ("s.png", sketch.getvalue(), "image/png")}
-    client = TestClient(create_app(Settings(model=str(hint_model))))
+    client = TestClient(create_app(Settings(backend="torch", model=str(hint_model))))
     plain = client.post("/api/colorize", files=file)
     hinted = client.post("/api/colorize", files=file, data={"hints": json.dumps(RED)})
     assert plain.status_code == hinted.status_code == 200 and plain.content != hinted.content
@@ -227,7 +227,7 @@ def test_api_takes_hints_as_json_or_layer_and_explains_bad_ones(hint_model, mode
         response = client.post("/api/colorize", files=file, data=fields)
         assert response.status_code == 422 and problem in response.json()["error"]
     assert client.get("/api/models").json()["models"][0]["hints"] is True
-    refusing = TestClient(create_app(Settings(model=str(model_dir))))
+    refusing = TestClient(create_app(Settings(backend="torch", model=str(model_dir))))
     response = refusing.post("/api/colorize", files=file, data={"hints": json.dumps(RED)})
     assert response.status_code == 422 and "without color hints" in response.json()["error"]
 

@@ -40,7 +40,7 @@ def huge_header_png(width: int, height: int) -> bytes:
 
 
 def client_for(model_dir, **limits) -> TestClient:
-    return TestClient(create_app(Settings(model=str(model_dir), **limits)))
+    return TestClient(create_app(Settings(backend="torch", model=str(model_dir), **limits)))
 
 
 def post(client, data: bytes, name: str = "sketch.png", **fields):
@@ -126,7 +126,7 @@ def test_bad_parameters_get_422(model_dir, fields):
 
 
 def test_a_full_queue_answers_503_with_retry_after(model_dir):
-    app = create_app(Settings(model=str(model_dir), workers=1, queue_size=1, retry_after_s=7))
+    app = create_app(Settings(backend="torch", model=str(model_dir), workers=1, queue_size=1, retry_after_s=7))
     pool, release = app.state.service.pool, threading.Event()
     with TestClient(app) as client:
         blockers = [pool.submit(release.wait, 10) for _ in range(2)]  # one running, one waiting

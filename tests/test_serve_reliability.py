@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from fastapi.testclient import TestClient
 from PIL import Image
 
@@ -35,7 +34,7 @@ def hint_model(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def client(hint_model):
-    with TestClient(create_app(Settings(model=str(hint_model)))) as client:
+    with TestClient(create_app(Settings(backend="torch", model=str(hint_model)))) as client:
         yield client
 
 
@@ -101,7 +100,7 @@ def test_wrong_content_types_get_a_json_sentence(client, content_type, body):
 
 
 def test_a_request_cancelled_by_the_shutdown_gets_503(hint_model, monkeypatch):
-    app = create_app(Settings(model=str(hint_model), retry_after_s=3))
+    app = create_app(Settings(backend="torch", model=str(hint_model), retry_after_s=3))
 
     async def cancelled(*_args):  # what uvicorn does to requests that outlast its shutdown grace
         raise asyncio.CancelledError
@@ -119,7 +118,7 @@ def test_a_request_cancelled_by_the_shutdown_gets_503(hint_model, monkeypatch):
 def start(model: Path, spool: Path) -> tuple[subprocess.Popen, int]:
     """`sketchcolor serve` with short timeouts and its temporary files in `spool`: the process, its port."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TMPDIR": str(spool)}
-    process, base = start_serving("--model", str(model), "--header-timeout", str(TIMEOUT_S),
+    process, base = start_serving("--model", str(model), "--backend", "torch", "--header-timeout", str(TIMEOUT_S),
                                   "--body-timeout", str(TIMEOUT_S), env=env)
     return process, int(base.rsplit(":", 1)[1])
 

@@ -73,7 +73,7 @@ def test_items_are_blind_and_ordered_per_participant(db, tmp_path, tiny_config):
     for orders in shown.values():
         assert len({frozenset(order) for order in orders}) == 1 and len(orders) > 1  # ... and so do results
     model = save_model(tmp_path / "m", build_generator(tiny_config.generator), tiny_config)
-    app = create_app(Settings(model=str(model), study_db=db))
+    app = create_app(Settings(backend="torch", model=str(model), study_db=db))
     with TestClient(app) as client:
         participant = client.post("/api/study/participants").json()["participant"]
         page = client.get(f"/api/study/participants/{participant}/next")
@@ -252,7 +252,7 @@ def test_a_study_needs_methods_sketches_and_a_new_file(tmp_path, db):
 
 def study_client(model_dir, db, client=("10.0.0.1", 50000), **limits) -> TestClient:
     """The API of a server running the study `db`, seen from the address `client`."""
-    app = create_app(Settings(model=str(model_dir), study_db=db, study_limits=StudyLimits(**limits)))
+    app = create_app(Settings(backend="torch", model=str(model_dir), study_db=db, study_limits=StudyLimits(**limits)))
     return TestClient(app, client=client)
 
 

@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from sketchcolor.checkpoint import load_model, load_state, save_model
-from sketchcolor.config import load_config
 from sketchcolor.errors import SketchcolorError
 from sketchcolor.models import build_generator
 from sketchcolor.train import Trainer

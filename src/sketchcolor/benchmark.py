@@ -30,7 +30,7 @@ from PIL import Image, ImageDraw
 from .atomic import atomic_write_text
 from .config import Config, load_config
 from .models import build_generator, generator_inputs
-from .runtime import FrozenCompiled, cpu_autocast_bf16, cpu_flags, native_bf16
+from .runtime import FrozenCompiled, cpu_autocast_bf16, cpu_flags, cpu_model, native_bf16
 
 log = logging.getLogger("sketchcolor")
 # CPU flags that decide which variants can be fast, recorded with every result.
@@ -269,15 +269,7 @@ def loader_results(config: Config, size: int, *, count: int = 48, epochs: int = 
 
 
 def machine_info() -> dict[str, Any]:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": model, "cpu_flags": sorted(cpu_flags() & set(SPEED_FLAGS)), "threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
+    return {"cpu": cpu_model(), "cpu_flags": sorted(cpu_flags() & set(SPEED_FLAGS)), "threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
             "torch": torch.__version__, "python": platform.python_version(), "load_average_start": os.getloadavg()}
 
 

@@ -61,6 +61,13 @@ def train(config_name: str, data_roots: tuple[str, ...], color_roots: tuple[str,
     click.echo(f"run {run_dir}: epoch {trainer.epoch}, step {trainer.step}; generator in {run_dir / 'latest'}")
 
 
+BACKEND_OPTION = click.option(
+    "--backend", default="auto", type=click.Choice(["auto", "torch", "compile", "onnx"]), show_default=True,
+    help="torch: eager; compile: torch.compile with freezing (~25 s to compile once); onnx: ONNX Runtime (exported "
+         "once and cached; --model may be an .onnx file); auto: what this machine measured fastest for this model "
+         "and job (measured once, cached in ~/.cache/sketchcolor/backends.json).")
+
+
 @cli.command()
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("-o", "--out", "out_dir", required=True, type=FOLDER, help="Output folder.")
@@ -69,10 +76,7 @@ def train(config_name: str, data_roots: tuple[str, ...], color_roots: tuple[str,
 @click.option("--batch-size", default=4, show_default=True, type=click.IntRange(min=1), help="Images colorized together.")
 @click.option("--lines", default="keep", type=click.Choice(["keep", "model"]), show_default=True,
               help="keep: the sketch's own lines over the colors, at full resolution; model: the network's output.")
-@click.option("--backend", default="auto", type=click.Choice(["auto", "torch", "compile", "onnx"]), show_default=True,
-              help="torch: eager; compile: torch.compile with freezing (fastest, ~25 s to compile once); onnx: "
-                   "ONNX Runtime (exported once and cached; --model may be an .onnx file); auto: compile for "
-                   "256+ images, else torch.")
+@BACKEND_OPTION
 @click.option("--precision", default="auto", type=click.Choice(["auto", "fp32", "bf16"]), show_default=True,
               help="bf16: autocast where supported, else fp32 with a note; auto: bf16 where the hardware is native.")
 @click.option("--detail", default="whole", type=click.Choice(["whole", "tiles"]), show_default=True,
@@ -492,6 +496,7 @@ def pool(reports: tuple[Path, ...], out_dir: Path, candidate: str | None) -> Non
 @click.option("--study", "study_db", type=click.Path(path_type=Path), default=None,
               help="A study database (from `study create`) to run at /study.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@BACKEND_OPTION
 @click.option("--header-timeout", default=10.0, show_default=True,
               help="Seconds a client may take to send a request's headers; slower ones get 408.")
 @click.option("--body-timeout", default=30.0, show_default=True,
@@ -500,7 +505,7 @@ def pool(reports: tuple[Path, ...], out_dir: Path, candidate: str | None) -> Non
               help="New study participants one address may start per hour; more get 429.")
 @click.option("--study-participants-total", default=200, show_default=True,
               help="New study participants from everyone per hour; more get 429.")
-def serve(host, port, model, workers, queue_size, max_upload_mb, max_pixels, study_db, device, header_timeout,
+def serve(host, port, model, workers, queue_size, max_upload_mb, max_pixels, study_db, device, backend, header_timeout,
           body_timeout, study_participants_per_client, study_participants_total) -> None:
     """Run the web app and REST API (page at /, API docs at /docs) until Ctrl-C or SIGTERM."""
     from .serve import Settings, run_server
@@ -508,7 +513,7 @@ def serve(host, port, model, workers, queue_size, max_upload_mb, max_pixels, stu
 
     limits = StudyLimits(participants_per_client=study_participants_per_client,
                          participants_total=study_participants_total)
-    settings = Settings(model=model, device=device, workers=workers, queue_size=queue_size,
+    settings = Settings(model=model, device=device, backend=backend, workers=workers, queue_size=queue_size,
                         max_upload_bytes=int(max_upload_mb * 1024 * 1024), max_pixels=max_pixels, study_db=study_db,
                         header_timeout_s=header_timeout, body_timeout_s=body_timeout, study_limits=limits)
     run_server(settings, host=host, port=port)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import glob
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+
+from PIL import Image
 
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
@@ -12,8 +15,9 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from .atomic import atomic_path
 from .errors import SketchcolorError
 from .hints import Hints, hints_image, read_hints
-from .imageio import IMAGE_SUFFIXES, list_images, read_image
+from .imageio import IMAGE_SUFFIXES, list_images, read_image, write_png
 from .inference import Colorizer, Layers
+from .runtime import pipelined_threads
 
 log = logging.getLogger("sketchcolor")
 
@@ -69,15 +73,35 @@ def colorize_paths(colorizer: Colorizer, paths: list[Path], out_dir: Path, *, la
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     paths, failed = without_name_clashes(paths, out_dir)
+    batches = [paths[start : start + colorizer.batch_size] for start in range(0, len(paths), colorizer.batch_size)]
     written = 0
+    # Three stages overlap: the next batch is read while this one runs through the network,
+    # and its pages are written while the one after runs (Pillow's decoding and encoding
+    # release the GIL). At most two batches of pages wait in memory.
     # Errors are written above the progress bar, each on its own line, not glued to the bar.
-    with logging_redirect_tqdm(loggers=[log]), tqdm(total=len(paths), unit="img", disable=len(paths) < 2,
-                                                     leave=False) as bar:
-        for start in range(0, len(paths), colorizer.batch_size):
-            written += _colorize_batch(colorizer, paths[start : start + colorizer.batch_size], out_dir, layers,
-                                       hints, failed)
-            bar.update(len(paths[start : start + colorizer.batch_size]))
+    with (pipelined_threads(len(batches) > 1), ThreadPoolExecutor(2, thread_name_prefix="sketchcolor-io") as files,
+          logging_redirect_tqdm(loggers=[log]),
+          tqdm(total=len(paths), unit="img", disable=len(paths) < 2, leave=False) as bar):
+        reading = files.submit(_read_batch, batches[0], hints, failed) if batches else None
+        saving: list[Future[bool]] = []
+        for index in range(len(batches)):
+            chunk, images, given = reading.result()
+            if index + 1 < len(batches):
+                reading = files.submit(_read_batch, batches[index + 1], hints, failed)
+            pages = colorizer.submit_layers(images, hints=given if any(given) else None) if images else []
+            written += _saved(saving, bar)
+            saving = [files.submit(_save_composed, path, page, out_dir, layers, page_hints, failed)
+                      for path, page, page_hints in zip(chunk, pages, given)]
+            bar.update(len(batches[index]) - len(chunk))  # pages that failed to read
+        written += _saved(saving, bar)
     return written, failed
+
+
+def _saved(saving: list[Future[bool]], bar: tqdm) -> int:
+    """Wait for a batch's pages to be written; how many were."""
+    done = [future.result() for future in saving]
+    bar.update(len(done))
+    return sum(done)
 
 
 def without_name_clashes(paths: list[Path], out_dir: Path) -> tuple[list[Path], list[Path]]:
@@ -97,9 +121,10 @@ def without_name_clashes(paths: list[Path], out_dir: Path) -> tuple[list[Path], 
     return kept, clashing
 
 
-def _colorize_batch(colorizer: Colorizer, batch: list[Path], out_dir: Path, layers: bool, hints: Path | None,
-                    failed: list[Path]) -> int:
-    """One batch of pages into out_dir; unreadable pages or hints are logged and added to `failed`."""
+def _read_batch(batch: list[Path], hints: Path | None,
+                failed: list[Path]) -> tuple[list[Path], list[Image.Image], list[Hints | None]]:
+    """The batch's readable pages with their hints; unreadable pages or hints are logged and
+    added to `failed`."""
     chunk, images, given = [], [], []
     for path in batch:
         try:
@@ -113,16 +138,19 @@ def _colorize_batch(colorizer: Colorizer, batch: list[Path], out_dir: Path, laye
         chunk.append(path)
         images.append(image)
         given.append(page_hints)
-    pages = colorizer.layers(images, hints=given if any(given) else None) if images else []
-    written = 0
-    for path, page, page_hints in zip(chunk, pages, given):
-        try:
-            save_page(page, out_dir / f"{path.stem}.png", layers, page_hints)
-            written += 1
-        except OSError as err:  # a full disk or a forbidden folder: this page is lost, not the run
-            log.error("%s: could not write its output (%s)", path, err.strerror or err)
-            failed.append(path)
-    return written
+    return chunk, images, given
+
+
+def _save_composed(path: Path, page: Future[Layers], out_dir: Path, layers: bool, hints: Hints | None,
+                   failed: list[Path]) -> bool:
+    """Write one page once it is composed; a page that cannot be written is logged and added to `failed`."""
+    try:
+        save_page(page.result(), out_dir / f"{path.stem}.png", layers, hints)
+        return True
+    except OSError as err:  # a full disk or a forbidden folder: this page is lost, not the run
+        log.error("%s: could not write its output (%s)", path, err.strerror or err)
+        failed.append(path)
+        return False
 
 
 def save_page(page: Layers, target: Path, layers: bool, hints: Hints | None = None) -> None:
@@ -135,4 +163,4 @@ def save_page(page: Layers, target: Path, layers: bool, hints: Hints | None = No
         images[target.with_suffix(".hints.png")] = hints_image(hints, page.composite.size)
     for path, image in images.items():
         with atomic_path(path) as tmp:
-            image.save(tmp, format="PNG")
+            write_png(image, tmp)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
+from PIL import Image, ImageChops
 
 from .imageio import INK_GRAY, INK_THRESHOLD  # sketch values below these (darker than mid-gray) are ink
 
@@ -56,11 +56,21 @@ def smooth_within_lines(colors: torch.Tensor, paint: torch.Tensor, steps: int) -
 
 
 def _smooth_page(colors: torch.Tensor, paint: torch.Tensor, steps: int) -> torch.Tensor:
-    share = paint / cross_sum(paint).clamp_min(1.0)  # zero on ink: ink pixels never feed their neighbours
-    spread = colors * paint
+    share = (paint / cross_sum(paint).clamp_min(1.0))[0]  # zero on ink: ink pixels never feed their neighbours
+    # Two zero-bordered buffers, each step written into the other in place: the same sums
+    # as cross_sum without a padded copy and four temporaries per step (1.5-2x faster here).
+    current, following = (colors.new_zeros(colors.shape[1], colors.shape[2] + 2, colors.shape[3] + 2)
+                          for _ in range(2))
+    current[:, 1:-1, 1:-1] = colors[0] * paint[0]
     for _ in range(steps):
-        spread = cross_sum(spread) * share
-    return torch.where(paint.bool(), spread, colors)
+        inner = following[:, 1:-1, 1:-1]
+        torch.add(current[:, 1:-1, 1:-1], current[:, :-2, 1:-1], out=inner)
+        inner += current[:, 2:, 1:-1]
+        inner += current[:, 1:-1, :-2]
+        inner += current[:, 1:-1, 2:]
+        inner *= share
+        current, following = following, current
+    return torch.where(paint.bool(), current[None, :, 1:-1, 1:-1], colors)
 
 
 def cross_sum(x: torch.Tensor) -> torch.Tensor:
@@ -82,10 +92,9 @@ def render(painted: torch.Tensor, sketches: torch.Tensor, output: str) -> torch.
 
 
 def lay_lines_over(flat: Image.Image, sketch: Image.Image) -> Image.Image:
-    """Lay the gray sketch over an RGB color layer of the same size in multiply mode."""
-    color = np.asarray(flat.convert("RGB"), dtype=np.uint16)
-    lines = np.asarray(sketch.convert("L"), dtype=np.uint16)[:, :, None]
-    return Image.fromarray(((color * lines + 127) // 255).astype(np.uint8), "RGB")
+    """Lay the gray sketch over an RGB color layer of the same size in multiply mode (each
+    channel: color * line // 255, Pillow's multiply, twice as fast as the same in NumPy)."""
+    return ImageChops.multiply(flat.convert("RGB"), sketch.convert("L").convert("RGB"))
 
 
 def lines_intact(sketch: Image.Image, colored: Image.Image, ink_level: float = INK_GRAY) -> bool:

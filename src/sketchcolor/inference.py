@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from .backend_choice import Candidate, choose
 from .checkpoint import load_model, resolve_model_dir
 from .compose import LINE_MODES, SMOOTH_STEPS, render
 from .config import Config
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("sketchcolor")
 DETAIL_MODES = ("whole", "tiles")
+COMPOSE_THREADS = 2
 HINT_FILL = 0.5  # PageOptions.hint_fill: chosen on the validation sets (MODEL_CARD.md)
 NO_HINTS = ("this model was trained without color hints: colorize without hints, or use a hint-capable model "
             "(the bundled default takes them)")
@@ -68,7 +71,7 @@ class Colorizer:
 
     def __init__(self, generator: torch.nn.Module | OnnxGenerator, config: Config, *, device: torch.device,
                  batch_size: int = 8, precision: str = "fp32", backend: str = "torch",
-                 options: PageOptions = PageOptions()):
+                 options: PageOptions = PageOptions(), compose_threads: int = COMPOSE_THREADS):
         if precision not in PRECISIONS or backend not in BACKENDS:
             raise SketchcolorError(f"precision must be one of {', '.join(PRECISIONS)} and backend one of "
                                    f"{', '.join(BACKENDS)}, not {precision!r} and {backend!r}")
@@ -79,10 +82,12 @@ class Colorizer:
         self.batch_size = batch_size
         self.options = options
         self.size_multiple = 2 ** config.generator.depth if config.generator.name == "resunet" else 4
-        self.backend = pick_backend(backend, device) if is_torch else "onnx"
+        self.backend = pick_backend(backend) if is_torch else "onnx"
         self.precision = pick_precision(precision, device, self.backend)
         # What runs the network: the module itself, or its frozen compiled form (compiled on first use).
         self.run = FrozenCompiled(self.generator, batch_size) if self.backend == "compile" else self.generator
+        # Pages are composed on these threads; two measured fastest on 2 cores (benchmark `pages`).
+        self._composer = ThreadPoolExecutor(compose_threads, thread_name_prefix="sketchcolor-compose")
 
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None, *, device: str = "auto", batch_size: int = 8,
@@ -93,25 +98,42 @@ class Colorizer:
 
         `backend="onnx"` runs it with ONNX Runtime: a model directory is exported once and
         cached under ~/.cache/sketchcolor/onnx; an `.onnx` file from `export onnx` runs as is.
-        `backend="auto"` compiles when `images` (the job's length, if known) repays it, and
-        `precision="auto"` uses bf16 where the hardware has it: see runtime.py.
+        `backend="auto"` on a CPU runs what this machine measured fastest for the model and a job
+        of `images` images (None: one batch), measured once and cached (backend_choice.py), and
+        `precision="auto"` uses bf16 where the hardware computes it natively: see runtime.py.
         """
         page_options = PageOptions(**options)
         if backend not in BACKENDS:
             raise SketchcolorError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
         target = resolve_device(device)
         model = resolve_model_dir(path)
-        backend = pick_backend(backend, target, images)
-        if backend == "onnx":
-            from .export import load_onnx  # onnxruntime is imported only when it is used
-
-            generator, config = load_onnx(model, device=target)
-        elif model.suffix == ".onnx" and model.is_file():
+        is_onnx_file = model.suffix == ".onnx" and model.is_file()
+        if is_onnx_file and backend not in ("onnx", "auto"):
             raise SketchcolorError(f"{model} is an ONNX file: load it with backend='onnx'")
-        else:
-            generator, config, _ = load_model(model, device=target)
-        return cls(generator, config, device=target, batch_size=batch_size, precision=precision, backend=backend,
-                   options=page_options)
+        loaded: dict[str, tuple] = {}  # each form of the model is loaded once, whatever is measured
+
+        def load(form: str) -> tuple:
+            if form not in loaded:
+                if form == "onnx":
+                    from .export import load_onnx  # onnxruntime is imported only when it is used
+
+                    loaded[form] = load_onnx(model, device=target)
+                else:
+                    loaded[form] = load_model(model, device=target)[:2]
+            return loaded[form]
+
+        def build(candidate: Candidate) -> Colorizer:
+            generator, config = load("onnx" if candidate.backend == "onnx" else "torch")
+            return cls(generator, config, device=target, batch_size=batch_size, precision=candidate.precision,
+                       backend=candidate.backend, options=page_options)
+
+        if is_onnx_file:
+            return build(Candidate("onnx", precision))
+        if backend == "auto" and target.type == "cpu":
+            config = load("torch")[1]
+            return choose(build, config, size=page_options.size or config.data.size,
+                          batch=min(batch_size, images or batch_size), images=images, precision=precision)
+        return build(Candidate(pick_backend(backend), precision))
 
     @property
     def size(self) -> int:
@@ -146,30 +168,42 @@ class Colorizer:
 
     def layers(self, images: list[Image.Image], *, hints: list | None = None, **options) -> list[Layers]:
         """Each page as layers: the composite, and with lines "keep" the flat colors and lines."""
+        return [future.result() for future in self.submit_layers(images, hints=hints, **options)]
+
+    def submit_layers(self, images: list[Image.Image], *, hints: list | None = None,
+                      **options) -> list[Future[Layers]]:
+        """`layers` as futures, in page order: the network runs now, batch by batch, and each
+        page is composed on the colorizer's threads while the next batch runs. Composing a
+        1024 px page (smoothing, resizing) costs more than the network (benchmark `pages`),
+        and it overlaps: PyTorch's ops and Pillow's release the GIL."""
         chosen = self.with_options(**options)
         size = chosen.size or self.size
         hints = self._checked_hints(images, hints)
-        if chosen.detail == "tiles":
-            return [self._tiled(to_gray(image), size, chosen, page_hints) for image, page_hints in zip(images, hints)]
+        if chosen.detail == "tiles":  # tiles run the network page by page: composed here, in order
+            return [_done(self._tiled(to_gray(image), size, chosen, page_hints))
+                    for image, page_hints in zip(images, hints)]
         # Kept lines need the page where its lines are resolved, to flatten the colors inside
         # them; the network's own page needs only its output, resized once.
         side = size * PAGE_SCALE if chosen.lines == "keep" else size
-        results: list[Layers] = []
+        futures: list[Future[Layers]] = []
         for start in range(0, len(images), self.batch_size):
             grays = [to_gray(image) for image in images[start : start + self.batch_size]]
+            batch_hints = hints[start : start + self.batch_size]
             regions = [fit_region(gray, side) for gray in grays]
             given = None
             if self.takes_hints:  # drawn straight at the working size, where the network reads them
                 given = torch.stack([draw_hints(page_hints, gray.size, fit_box(*gray.size, size), (size, size),
                                                 sketch=region.sketch, reach=self.hint_reach(size))
-                                     for gray, region, page_hints in zip(grays, regions,
-                                                                         hints[start : start + self.batch_size])])
+                                     for gray, region, page_hints in zip(grays, regions, batch_hints)])
             colors = self.paint(torch.stack([region.sketch for region in regions]), size, chosen.lines, given).cpu()
-            results += [compose_page(self._filled(c, region, gray, page_hints, size, chosen), region, gray,
-                                     lines=chosen.lines, smooth=chosen.smooth)
-                        for c, region, gray, page_hints in zip(colors, regions, grays,
-                                                               hints[start : start + self.batch_size])]
-        return results
+            futures += [self._composer.submit(self._composed, page_colors, region, gray, page_hints, size, chosen)
+                        for page_colors, region, gray, page_hints in zip(colors, regions, grays, batch_hints)]
+        return futures
+
+    def _composed(self, colors: torch.Tensor, region: Region, gray: Image.Image, hints: Hints | None, size: int,
+                  chosen: PageOptions) -> Layers:
+        return compose_page(self._filled(colors, region, gray, hints, size, chosen), region, gray,
+                            lines=chosen.lines, smooth=chosen.smooth)
 
     def _filled(self, colors: torch.Tensor, region: Region, gray: Image.Image, hints: Hints | None, size: int,
                 chosen: PageOptions) -> torch.Tensor:
@@ -206,6 +240,10 @@ class Colorizer:
         return compose_page(self._filled(colors, region, gray, hints, size, chosen), region, gray,
                             lines=chosen.lines, smooth=chosen.smooth)
 
+    def warm_up(self) -> None:
+        """One batch through the network at the working size: compiles, or lets kernels be chosen."""
+        self.paint(torch.ones(self.batch_size, 1, self.size, self.size))
+
     @torch.no_grad()
     def paint(self, sketches: torch.Tensor, size: int | None = None, lines: str = "keep",
               hints: torch.Tensor | None = None) -> torch.Tensor:
@@ -230,6 +268,12 @@ class Colorizer:
             colors = F.interpolate(colors, size=(height, width), mode="bicubic", antialias=True,
                                    align_corners=False).clamp(-1, 1)
         return colors
+
+
+def _done(layers: Layers) -> Future[Layers]:
+    future: Future[Layers] = Future()
+    future.set_result(layers)
+    return future
 
 
 def _for_inference(generator: torch.nn.Module, device: torch.device) -> torch.nn.Module:

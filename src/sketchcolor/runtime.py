@@ -6,33 +6,34 @@
   fastest CPU path by far (benchmarks/results/), but its first call compiles for tens of
   seconds, so it pays off only for long jobs: a folder of hundreds of pages, a server.
 - `onnx`: ONNX Runtime on an exported graph (export.py), fp32.
-`auto` picks between them (`pick_backend`); precision `auto` is bf16 where the hardware
-computes it natively (outputs stay within 1e-2 of fp32; measured in the benchmark), else fp32.
+`auto` on a CPU is measured, once per machine and model shape (backend_choice.py); on a GPU,
+or for a Colorizer built directly, it is eager torch. Precision `auto` is bf16 where the
+hardware computes it natively (outputs stay within 1e-2 of fp32; measured in the benchmark),
+else fp32: bf16 is never chosen where it is emulated.
 """
 
 from __future__ import annotations
 
 import logging
-from contextlib import nullcontext
+import platform
+from contextlib import contextmanager, nullcontext
 from functools import cache
 from pathlib import Path
+from typing import Iterator
 
 import torch
 
 log = logging.getLogger("sketchcolor")
 BACKENDS = ("auto", "torch", "compile", "onnx")
 PRECISIONS = ("auto", "fp32", "bf16")
-# `auto` compiles only for jobs this long: the compile (~25 s on 2 cores) must be repaid by
-# ~0.1 s saved per image at 256 px (benchmarks/results/cpu-pix2pix-256.json).
+# `auto` measures (and may pick) compile only for jobs this long: the compile (~25 s on
+# 2 cores) must be repaid by ~0.1 s saved per image at 256 px (benchmarks/results/).
 COMPILE_MIN_IMAGES = 256
 
 
-def pick_backend(requested: str, device: torch.device, images: int | None = None) -> str:
-    """`auto` -> `compile` for long jobs on a CPU, else `torch`; other names pass through."""
-    if requested != "auto":
-        return requested
-    long_job = images is not None and images >= COMPILE_MIN_IMAGES
-    return "compile" if long_job and device.type == "cpu" and compile_works() else "torch"
+def pick_backend(requested: str) -> str:
+    """Without a measurement: `auto` -> eager `torch`; other names pass through."""
+    return "torch" if requested == "auto" else requested
 
 
 def pick_precision(requested: str, device: torch.device, backend: str) -> str:
@@ -75,6 +76,20 @@ class FrozenCompiled:
             return self.compiled(x)[:count]
 
 
+@contextmanager
+def pipelined_threads(enabled: bool = True) -> Iterator[None]:
+    """Torch ops single-threaded for the block when `enabled`: in a pipeline (colorizing a folder)
+    the stages already keep the cores busy, and each op splitting itself over them as well only
+    contends (measured: 6.0-6.9 pages/s with one thread per op, 5.3-5.9 with two, 2 cores)."""
+    previous = torch.get_num_threads()
+    if enabled:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 def native_bf16(device: torch.device) -> bool:
     """Whether bf16 is computed natively (fast), not emulated: AVX512-BF16 or AMX on x86,
     or a CUDA GPU with bf16 support."""
@@ -82,6 +97,18 @@ def native_bf16(device: torch.device) -> bool:
         return torch.cuda.is_bf16_supported()
     flags = cpu_flags()
     return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+@cache
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo), else what platform knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 @cache

@@ -10,7 +10,6 @@ the same rules as files on disk.
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
 import signal
 import tempfile
@@ -27,10 +26,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from .. import __version__
 from ..checkpoint import load_model, model_label, resolve_model_dir
 from ..compose import LINE_MODES
-from ..device import resolve_device
 from ..errors import SketchcolorError
 from ..hints import Hints, hint_layer, parse_hints
-from ..imageio import ImageReadError, ImageTooLargeError, decode_image, read_layer
+from ..imageio import ImageReadError, ImageTooLargeError, decode_image, png_bytes, read_layer
 from ..inference import Colorizer
 from .guards import RequestLimits, deadline_protocol
 from .pages import STATIC, page
@@ -39,6 +37,7 @@ from .settings import MB, Settings
 from .study_api import add_study
 
 log = logging.getLogger("sketchcolor")
+SERVICE_IMAGES = 10_000  # what `--backend auto` plans for: a server's set-up is repaid over many requests
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the small option fields around the file
 HINTS_FIELD = ('color hints as JSON: {"units": "pixels" or "relative", "points": [{"x", "y", "color": "#rrggbb", '
                '"radius"}], "strokes": [{"points": [[x, y], ...], "color", "width"}]} (the hint-file format)')
@@ -49,10 +48,12 @@ class Service:
 
     def __init__(self, settings: Settings):
         model_dir = resolve_model_dir(settings.model)
-        device = resolve_device(settings.device)
-        generator, config, info = load_model(model_dir, device=device)
-        # One colorizer for every request: lines and working size are options of each call.
-        self.colorizer = Colorizer(generator, config, device=device, precision="auto")  # bf16 where native
+        info = load_model(model_dir)[2]
+        # One colorizer for every request: lines and working size are options of each call. Each
+        # request is one page (batch 1), and a server runs for hours: `auto` may compile.
+        self.colorizer = Colorizer.from_pretrained(model_dir, device=settings.device, batch_size=1,
+                                                   backend=settings.backend, images=SERVICE_IMAGES)
+        self.colorizer.warm_up()  # a compiled graph is built now, not on the first request (or two at once)
         self.name = model_label(model_dir)
         self.info = info
         self.settings = settings
@@ -99,9 +100,7 @@ class Service:
                 raise SketchcolorError(str(err)) from None
         if hints:
             hints.check(sketch.size)
-        buffer = io.BytesIO()
-        self.colorizer(sketch, lines=lines, size=size, hints=hints).save(buffer, format="PNG")
-        return buffer.getvalue()
+        return png_bytes(self.colorizer(sketch, lines=lines, size=size, hints=hints))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from ..errors import SketchcolorError
+from ..runtime import BACKENDS
 
 MB = 1024 * 1024
 
@@ -30,6 +31,7 @@ class StudyLimits:
 class Settings:
     model: str | None = None  # model directory or run folder; None: the bundled model
     device: str = "auto"  # auto, cpu, cuda or cuda:N
+    backend: str = "auto"  # auto (measured: backend_choice.py), torch, compile or onnx
     workers: int = 1  # threads running the model at once (each shares the one loaded model)
     queue_size: int = 4  # jobs that may wait for a worker; one more gets 503 + Retry-After
     retry_after_s: int = 2  # what a 503 tells the client to wait before trying again
@@ -48,6 +50,8 @@ class Settings:
 
     def __post_init__(self) -> None:
         _at_least_one(self, "serve setting ", skip=("queue_size", "shutdown_timeout_s"))
+        if self.backend not in BACKENDS:
+            raise SketchcolorError(f"serve setting backend must be one of {', '.join(BACKENDS)}, not {self.backend!r}")
         for name in ("queue_size", "shutdown_timeout_s"):
             if getattr(self, name) < 0:
                 raise SketchcolorError(f"serve setting {name} must be 0 or more, not {getattr(self, name)}")

@@ -11,7 +11,6 @@ stored in one transaction, and a second answer to the same sketch is refused.
 from __future__ import annotations
 
 import csv
-import io
 import math
 import os
 import random
@@ -29,7 +28,7 @@ from PIL import Image
 
 from ..metrics import Estimate, mean_ci
 from ..errors import SketchcolorError
-from ..imageio import list_images, read_image
+from ..imageio import list_images, png_bytes, read_image
 from ..inference import Colorizer
 from ..page import shrink
 
@@ -84,12 +83,6 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
-def _png(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 def write_study(db: Path, sketches: Mapping[str, Image.Image], results: Mapping[str, Sequence[Image.Image]],
                 sources: Mapping[str, str]) -> None:
     """Write a new study: `results[method][i]` is that method's result for the i-th sketch.
@@ -109,10 +102,10 @@ def write_study(db: Path, sketches: Mapping[str, Image.Image], results: Mapping[
             for method_id, method in enumerate(results, start=1):
                 conn.execute("INSERT INTO methods VALUES (?, ?, ?)", (method_id, method, sources[method]))
             for item_id, (name, sketch) in enumerate(sketches.items(), start=1):
-                conn.execute("INSERT INTO items VALUES (?, ?, ?)", (item_id, name, _png(sketch)))
+                conn.execute("INSERT INTO items VALUES (?, ?, ?)", (item_id, name, png_bytes(sketch)))
                 for method_id, images in enumerate(results.values(), start=1):
                     conn.execute("INSERT INTO images VALUES (?, ?, ?, ?)",
-                                 (secrets.token_hex(8), item_id, method_id, _png(images[item_id - 1])))
+                                 (secrets.token_hex(8), item_id, method_id, png_bytes(images[item_id - 1])))
         os.replace(partial, db)
     except BaseException:
         partial.unlink(missing_ok=True)
