@@ -13,7 +13,7 @@ KEYS = ("g_gflop", "infer_ms_bs1", "infer_backend", "train_images_per_s_bs4", "l
 def test_benchmark_tiny(tmp_path, caplog):
     # torch.compile is skipped here: inductor takes tens of seconds to compile even this model.
     with caplog.at_level("INFO", logger="sketchcolor"):
-        result = run_benchmark("tiny", size=32, repeats=1, use_compile=False)
+        result = run_benchmark("tiny", size=32, repeats=1, use_compile=False, pages=3)
     progress = [r.getMessage() for r in caplog.records if r.getMessage().startswith("benchmark: ")]
     assert all(any(f"benchmark: {d['name']}: " in line for line in progress) for d in result["details"]), progress
     assert any("benchmark: training fp32: " in line for line in progress), progress
@@ -36,6 +36,17 @@ def test_benchmark_tiny(tmp_path, caplog):
     measured_bf16 = any(d["precision"] == "bf16" for d in loaded["details"])
     assert measured_bf16 == (bf16_skip_reason() is None) == ("train_images_per_s_bs4_bf16" in loaded)
     assert loaded["skipped"] == ({} if measured_bf16 else {"bf16": bf16_skip_reason()})
+    # `--backend auto` measured from scratch picks one of the variants measured above.
+    auto = loaded["auto"]["one_sketch"]
+    assert auto["choice"] in ("torch/fp32", "onnx/fp32", "torch/bf16") and auto["latency_ms_bs1"] > 0
+    assert any(line.startswith("benchmark: backend auto for one sketch: ") for line in progress), progress
+    # colorize end to end: every backend wrote every page, and each stage's time is accounted for.
+    pages = loaded["colorize"]
+    assert set(pages["backends"]) == {"auto", "torch", "onnx"} and pages["pages"] == 3
+    assert all(run["pages_per_s"] > run["job_pages_per_s"] > 0 for run in pages["backends"].values())
+    assert pages["backends"]["onnx"]["runs"] == "onnx/fp32"
+    assert set(pages["stage_ms"]) == {"decode", "fit", "network", "smooth", "compose", "encode"}
+    assert all(ms > 0 for ms in pages["stage_ms"].values()), pages["stage_ms"]
 
 
 def test_failing_variant_is_recorded():

@@ -54,7 +54,7 @@ def test_onnx_backend_matches_torch_and_is_exported_once(model_dir, cache_home, 
     exports = []
     real_export = onnx_export.export_onnx
     monkeypatch.setattr(onnx_export, "export_onnx", lambda *a, **k: exports.append(a) or real_export(*a, **k))
-    by_torch = Colorizer.from_pretrained(model_dir, device="cpu")
+    by_torch = Colorizer.from_pretrained(model_dir, device="cpu", backend="torch")
     by_onnx = Colorizer.from_pretrained(model_dir, device="cpu", backend="onnx")
     assert isinstance(by_torch.generator, torch.nn.Module) and isinstance(by_onnx.generator, OnnxGenerator)
     difference = np.abs(np.asarray(by_onnx(page()), np.int32) - np.asarray(by_torch(page()), np.int32))
@@ -88,13 +88,14 @@ def test_bf16_falls_back_to_fp32_with_one_note(model_dir, caplog, monkeypatch):
 
 
 def test_bad_backend_precision_or_file_is_a_clear_error(model_dir, tmp_path):
-    with pytest.raises(SketchcolorError, match="backend must be"):
+    with pytest.raises(SketchcolorError, match="backend one of"):
         Colorizer.from_pretrained(model_dir, device="cpu", backend="tensorrt")
     with pytest.raises(SketchcolorError, match="precision must be"):
-        Colorizer.from_pretrained(model_dir, device="cpu", precision="fp8")
+        Colorizer.from_pretrained(model_dir, device="cpu", precision="fp8")  # refused before `auto` measures
     export_onnx(model_dir, tmp_path / "tiny.onnx")
     with pytest.raises(SketchcolorError, match="backend='onnx'"):
-        Colorizer.from_pretrained(tmp_path / "tiny.onnx", device="cpu")
+        Colorizer.from_pretrained(tmp_path / "tiny.onnx", device="cpu", backend="torch")
+    assert Colorizer.from_pretrained(tmp_path / "tiny.onnx", device="cpu").backend == "onnx"  # auto: what runs it
     (tmp_path / "junk.onnx").write_bytes(b"not a model")
     with pytest.raises(SketchcolorError, match="not a runnable ONNX model"):
         Colorizer.from_pretrained(tmp_path / "junk.onnx", device="cpu", backend="onnx")

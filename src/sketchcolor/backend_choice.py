@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("sketchcolor")
 CACHE_FILE = "backends.json"
+SERVER_IMAGES = 10_000  # the job a server plans for: its set-up is repaid over many requests
 TIMED_CALLS = 3  # batches timed per candidate after one warm-up (which also compiles or exports)
 
 
@@ -62,11 +63,11 @@ class Timing:
         return self.setup_s + images * self.seconds_per_image
 
 
-def candidates(precision: str, images: int) -> list[Candidate]:
+def candidates(precision: str, images: int, *, allow_compile: bool = True) -> list[Candidate]:
     """What `auto` may pick for a job of `images` images at `precision` (auto, fp32 or bf16)."""
     precisions = {"auto": ["fp32", "bf16"] if native_bf16(torch.device("cpu")) else ["fp32"]}.get(precision, [precision])
     backends = ["torch", "onnx"]
-    if images >= COMPILE_MIN_IMAGES and compile_works():
+    if allow_compile and images >= COMPILE_MIN_IMAGES and compile_works():
         backends.append("compile")
     # ONNX Runtime runs fp32 only; torch paths take either precision.
     return [Candidate(backend, p) for backend in backends for p in precisions if backend != "onnx" or p == "fp32"]
@@ -82,21 +83,25 @@ def cache_key(config: Config, size: int, batch: int) -> str:
 
 
 def choose(build: Callable[[Candidate], Colorizer], config: Config, *, size: int, batch: int, images: int | None,
-           precision: str = "auto", cache_dir: Path | None = None) -> Colorizer:
+           precision: str = "auto", cache_dir: Path | None = None, allow_compile: bool = True,
+           prepare: Callable[[Candidate], object] | None = None) -> Colorizer:
     """The colorizer of the fastest candidate for a job of `images` images (None: unknown, one
-    batch). `build` makes a colorizer for a candidate; one built to measure it is kept if it wins."""
+    batch). `build` makes a colorizer for a candidate; one built to measure it is kept if it wins.
+    `prepare` does, untimed, what a candidate needs once and later jobs find on disk (the ONNX
+    export): it is not a set-up those jobs pay."""
     images = images or batch
     path = (cache_dir or default_cache_dir()) / CACHE_FILE
     key = cache_key(config, size, batch)
     cache = _read_cache(path)
     known = _timings(cache.get(key))
     built: dict[str, Colorizer] = {}
-    missing = [c for c in candidates(precision, images) if c.name not in known]
+    allowed = candidates(precision, images, allow_compile=allow_compile)
+    missing = [c for c in allowed if c.name not in known]
     for candidate in missing:
-        timing, colorizer = _measure(build, candidate, size, batch)
+        timing, colorizer = _measure(build, candidate, size, batch, prepare)
         if timing is not None:
             known[candidate.name], built[candidate.name] = timing, colorizer
-    usable = {c.name: c for c in candidates(precision, images) if c.name in known}
+    usable = {c.name: c for c in allowed if c.name in known}
     if not usable:  # nothing measured ran: let eager torch report its own error
         return build(Candidate("torch", "fp32"))
     best = min(usable, key=lambda name: known[name].job_seconds(images))
@@ -109,11 +114,13 @@ def choose(build: Callable[[Candidate], Colorizer], config: Config, *, size: int
     return built.get(best) or build(usable[best])
 
 
-def _measure(build: Callable[[Candidate], Colorizer], candidate: Candidate, size: int,
-             batch: int) -> tuple[Timing | None, Colorizer | None]:
+def _measure(build: Callable[[Candidate], Colorizer], candidate: Candidate, size: int, batch: int,
+             prepare: Callable[[Candidate], object] | None) -> tuple[Timing | None, Colorizer | None]:
     """Time one candidate on random sketches; (None, None) if it fails to build or run here."""
     sketches = torch.rand(batch, 1, size, size, generator=torch.Generator().manual_seed(0)) * 2 - 1
     try:
+        if prepare is not None:
+            prepare(candidate)
         start = time.perf_counter()
         colorizer = build(candidate)
         colorizer.paint(sketches, size)  # the warm-up: compiles, or lets oneDNN pick its kernels

@@ -19,9 +19,9 @@ import resource
 import statistics
 import tempfile
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -176,10 +176,53 @@ def inference_results(config: Config, size: int, repeats: int, peaks: dict[str, 
                 reference = output
             add_ratios(record, gflop, peaks)
             details.append(record)
-    faithful = [d for d in details if d.get("ok") and d["max_abs_diff"] <= PARITY]
-    best = min(faithful, key=lambda d: d["latency_ms_bs1"])
+        faithful = [d for d in details if d.get("ok") and d["max_abs_diff"] <= PARITY]
+        best = min(faithful, key=lambda d: d["latency_ms_bs1"])
+        auto = auto_results(generator, config, size, Path(workdir), details, use_compile=use_compile)
     return {"g_gflop": gflop, "infer_ms_bs1": best["latency_ms_bs1"], "infer_backend": best["name"],
-            "details": details}
+            "details": details, "auto": auto}
+
+
+# `--backend auto`'s candidates (backend_choice.py) as the variants above measure them.
+VARIANT_OF_CANDIDATE = {"torch/fp32": "torch-eager-fp32", "torch/bf16": "torch-eager-bf16",
+                        "compile/fp32": "torch-compile-frozen-fp32", "compile/bf16": "torch-compile-frozen-bf16",
+                        "onnx/fp32": "onnxruntime-fp32"}
+
+
+def auto_results(generator: torch.nn.Module, config: Config, size: int, workdir: Path,
+                 details: list[dict[str, Any]], *, use_compile: bool) -> dict[str, Any]:
+    """What `--backend auto` picks at batch 1, measured from scratch (a fresh cache) as on a new
+    machine: for one sketch, where set-up counts, and for a stream of them (a server: compile is
+    a candidate, with `use_compile`). Each with the time the choice took and the chosen variant's
+    batch-1 latency against the fastest faithful variant above."""
+    from .backend_choice import SERVER_IMAGES, choose
+    from .export import OnnxGenerator
+    from .inference import Colorizer
+
+    onnx_path = workdir / "generator.onnx"  # exported by the onnxruntime variant, if it ran
+
+    def build(candidate):
+        network = OnnxGenerator(onnx_path) if candidate.backend == "onnx" else generator
+        return Colorizer(network, config, device=torch.device("cpu"), batch_size=1, precision=candidate.precision,
+                         backend=candidate.backend)
+
+    fastest = min((d["latency_ms_bs1"] for d in details if d.get("ok") and d["max_abs_diff"] <= PARITY))
+    latency = {d["name"]: d["latency_ms_bs1"] for d in details if d.get("ok")}
+    result: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as cache:
+        for job, images in (("one_sketch", 1), ("stream", SERVER_IMAGES)):
+            torch._dynamo.reset()
+            start = time.perf_counter()
+            chosen = choose(build, config, size=size, batch=1, images=images, cache_dir=Path(cache),
+                            allow_compile=use_compile)
+            name = f"{chosen.backend}/{chosen.precision}"
+            ms = latency.get(VARIANT_OF_CANDIDATE[name])
+            result[job] = {"images": images, "choice": name, "choose_s": time.perf_counter() - start,
+                           "latency_ms_bs1": ms, "vs_fastest": None if ms is None else ms / fastest}
+            log.info("benchmark: backend auto for %s: %s (%.1f s to choose), %s the fastest variant's latency",
+                     "one sketch" if images == 1 else f"{images} sketches", name, result[job]["choose_s"],
+                     "?" if ms is None else f"{ms / fastest:.2f}x")
+    return result
 
 
 def train_results(config: Config, size: int, repeats: int, *, probe: bool, use_compile: bool = False) -> dict[str, Any]:
@@ -268,16 +311,112 @@ def loader_results(config: Config, size: int, *, count: int = 48, epochs: int = 
         return {"loader_images_per_s": seen / (time.perf_counter() - start), "loader_workers": data.num_workers}
 
 
+PAGE_SIDE = 1024
+PAGE_BATCH = 4  # `colorize --batch-size`'s default
+
+
+def draw_page(rng: np.random.Generator, side: int) -> Image.Image:
+    """A gray line-art page of outlined shapes, drawn by our own code."""
+    page = Image.new("L", (side, side), 255)
+    draw = ImageDraw.Draw(page)
+    for _ in range(12):
+        x, y = (int(v) for v in rng.integers(0, side * 3 // 4, 2))
+        w, h = (int(v) for v in rng.integers(side // 16, side * 2 // 5, 2))
+        draw.ellipse([x, y, x + w, y + h], outline=0, width=3)
+    return page
+
+
+@contextmanager
+def fresh_cache() -> Iterator[None]:
+    """The block runs with an empty ~/.cache/sketchcolor, as on a new machine: `auto` measures."""
+    previous = os.environ.get("XDG_CACHE_HOME")
+    with tempfile.TemporaryDirectory() as cache:
+        os.environ["XDG_CACHE_HOME"] = cache
+        try:
+            yield
+        finally:
+            if previous is None:
+                os.environ.pop("XDG_CACHE_HOME", None)
+            else:
+                os.environ["XDG_CACHE_HOME"] = previous
+
+
+def pages_results(count: int, backends: tuple[str, ...], *, side: int = PAGE_SIDE) -> dict[str, Any]:
+    """`colorize` end to end with the bundled model: a folder of `count` pages of side x side
+    read, fitted, colorized, composed and written as `sketchcolor colorize` does, in pages/s per
+    backend (`auto` from an empty cache, so its one-time measurement is included), and where
+    each page's time goes, stage by stage (page_stage_ms)."""
+    from .colorize_files import colorize_paths
+    from .inference import Colorizer
+
+    rng = np.random.default_rng(0)
+    result: dict[str, Any] = {"pages": count, "side": side, "batch": PAGE_BATCH, "backends": {}}
+    with tempfile.TemporaryDirectory() as root:
+        paths = [Path(root) / f"page_{index:03d}.png" for index in range(count)]
+        for path in paths:
+            draw_page(rng, side).save(path)
+        for backend in backends:
+            torch._dynamo.reset()
+            with fresh_cache():
+                start = time.perf_counter()
+                colorizer = Colorizer.from_pretrained(None, backend=backend, batch_size=PAGE_BATCH, images=count)
+                setup = time.perf_counter() - start
+                colorize_paths(colorizer, paths[:PAGE_BATCH], Path(root) / "warm-up", progress=False)  # first calls: oneDNN, compile
+                warm = time.perf_counter() - start - setup
+                start = time.perf_counter()
+                written, _ = colorize_paths(colorizer, paths, Path(root) / "out", progress=False)
+                run = time.perf_counter() - start
+            result["backends"][backend] = {"runs": f"{colorizer.backend}/{colorizer.precision}", "setup_s": setup,
+                                           "warm_up_s": warm, "pages_per_s": written / run,
+                                           "job_pages_per_s": written / (setup + warm + run)}
+            log.info("benchmark: colorize %d pages of %d px, --backend %s (%s): %.2f pages/s, %.1f s to set up",
+                     count, side, backend, result["backends"][backend]["runs"], written / run, setup + warm)
+        result["stage_ms"] = page_stage_ms(Colorizer.from_pretrained(None, backend="torch", batch_size=PAGE_BATCH),
+                                           paths[: 4 * PAGE_BATCH])
+    return result
+
+
+def page_stage_ms(colorizer, paths: list[Path]) -> dict[str, float]:
+    """Milliseconds per page of each stage of `colorize`, one after another on one thread
+    (the pipeline overlaps them): decode, fit, network (at the colorizer's batch), smoothing,
+    compose (flat colors to full size, lines laid over), encode. Smoothing is composing with
+    `smooth` rounds less composing with none."""
+    from .imageio import png_bytes, read_image, to_gray
+    from .page import PAGE_SCALE, compose_page, fit_region
+
+    stages = dict.fromkeys(("decode", "fit", "network", "smooth", "compose", "encode"), 0.0)
+
+    def clocked(stage: str, fn: Callable, *args, **kwargs):
+        start = time.perf_counter()
+        value = fn(*args, **kwargs)
+        stages[stage] += time.perf_counter() - start
+        return value
+
+    size, smooth = colorizer.size, colorizer.options.smooth
+    for first in range(0, len(paths), colorizer.batch_size):
+        grays = [clocked("decode", lambda p: to_gray(read_image(p)), path)
+                 for path in paths[first : first + colorizer.batch_size]]
+        regions = [clocked("fit", fit_region, gray, size * PAGE_SCALE) for gray in grays]
+        colors = clocked("network", colorizer.paint, torch.stack([r.sketch for r in regions]), size)
+        for page_colors, region, gray in zip(colors, regions, grays):
+            clocked("smooth", compose_page, page_colors, region, gray, lines="keep", smooth=smooth)
+            page = clocked("compose", compose_page, page_colors, region, gray, lines="keep", smooth=0)
+            clocked("encode", png_bytes, page.composite)
+    stages["smooth"] -= stages["compose"]  # composing with smoothing, less composing without
+    return {stage: 1e3 * seconds / len(paths) for stage, seconds in stages.items()}
+
+
 def machine_info() -> dict[str, Any]:
     return {"cpu": cpu_model(), "cpu_flags": sorted(cpu_flags() & set(SPEED_FLAGS)), "threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
             "torch": torch.__version__, "python": platform.python_version(), "load_average_start": os.getloadavg()}
 
 
 def run_benchmark(preset: str = "pix2pix", *, size: int = 256, repeats: int = 5, use_compile: bool = True,
-                  probe_batches: bool = False) -> dict[str, Any]:
+                  probe_batches: bool = False, pages: int = 100) -> dict[str, Any]:
     """Benchmark `preset` (random weights) at `size`; returns a JSON-ready dict (see benchmarks/README.md).
 
-    `use_compile=False` skips the torch.compile variants; `probe_batches` adds `train_max_batch`.
+    `use_compile=False` skips the torch.compile variants; `probe_batches` adds `train_max_batch`;
+    `pages` > 0 adds `colorize` end to end on that many 1024 px pages with the bundled model.
     """
     config = load_config(preset, [f"data.size={size}", "train.device=cpu"])
     machine = machine_info()
@@ -294,6 +433,8 @@ def run_benchmark(preset: str = "pix2pix", *, size: int = 256, repeats: int = 5,
     result.update(inference_results(config, size, repeats, peaks, use_compile=use_compile))
     result.update(train_results(config, size, repeats, probe=probe_batches, use_compile=use_compile))
     result.update(loader_results(config, size))
+    if pages:
+        result["colorize"] = pages_results(pages, ("auto", "torch", "onnx", *(("compile",) if use_compile else ())))
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KB
     machine["load_average_end"] = os.getloadavg()
     result["machine"] = machine

@@ -574,17 +574,21 @@ def study_report(db: Path, out_dir: Path | None, keep_flagged: bool) -> None:
 @click.option("--no-compile", is_flag=True, help="Skip the torch.compile variants (tens of seconds each to compile).")
 @click.option("--probe-batches", is_flag=True, help="Also find the largest training batch of 4, 8, 16, 32 that runs.")
 @click.option("--quick", is_flag=True, help="One timed repeat and no torch.compile variants: a few minutes on 2 cores.")
+@click.option("--pages", default=100, show_default=True, type=click.IntRange(min=0),
+              help="Also colorize this many 1024 px pages end to end with the bundled model (0: skip).")
 @click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Write the results here (they are printed either way).")
-def benchmark(preset: str, size: int, repeats: int, no_compile: bool, probe_batches: bool, quick: bool,
+def benchmark(preset: str, size: int, repeats: int, no_compile: bool, probe_batches: bool, quick: bool, pages: int,
               json_path: Path | None) -> None:
-    """Measure a preset with random weights on this machine: FLOPs, latency per backend, training, loader.
+    """Measure a preset with random weights on this machine: FLOPs, latency per backend, what `--backend auto`
+    picks, training, loader, and `colorize` end to end in pages/s.
     Progress goes to stderr, one line per variant; the results are printed as JSON at the end."""
     from .benchmark import run_benchmark, write_json
 
     if quick:
         repeats, no_compile = 1, True
-    result = run_benchmark(preset, size=size, repeats=repeats, use_compile=not no_compile, probe_batches=probe_batches)
+    result = run_benchmark(preset, size=size, repeats=repeats, use_compile=not no_compile, probe_batches=probe_batches,
+                           pages=pages)
     click.echo(write_json(result, json_path), nl=False)
 
 class _Format(logging.Formatter):

@@ -62,7 +62,7 @@ def hint_file_for(page: Path, hints: Path | None) -> Path | None:
 
 
 def colorize_paths(colorizer: Colorizer, paths: list[Path], out_dir: Path, *, layers: bool = False,
-                   hints: Path | None = None) -> tuple[int, list[Path]]:
+                   hints: Path | None = None, progress: bool = True) -> tuple[int, list[Path]]:
     """Colorize `paths` into out_dir/<stem>.png; returns (written count, failed paths).
 
     `hints`: a hint file (one page) or a folder of them matched by stem (hint_file_for). With
@@ -70,6 +70,7 @@ def colorize_paths(colorizer: Colorizer, paths: list[Path], out_dir: Path, *, la
     <stem>.lines-alpha.png (the ink on transparency) and <stem>.hints.png (the hints used) beside it.
     A page that cannot be read, or whose hints cannot, or whose output name another page already
     takes (ch1/001.png and ch2/001.png), or that cannot be written, is reported and skipped.
+    `progress`: a progress bar on stderr for two pages or more.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     paths, failed = without_name_clashes(paths, out_dir)
@@ -81,7 +82,7 @@ def colorize_paths(colorizer: Colorizer, paths: list[Path], out_dir: Path, *, la
     # Errors are written above the progress bar, each on its own line, not glued to the bar.
     with (pipelined_threads(len(batches) > 1), ThreadPoolExecutor(2, thread_name_prefix="sketchcolor-io") as files,
           logging_redirect_tqdm(loggers=[log]),
-          tqdm(total=len(paths), unit="img", disable=len(paths) < 2, leave=False) as bar):
+          tqdm(total=len(paths), unit="img", disable=not progress or len(paths) < 2, leave=False) as bar):
         reading = files.submit(_read_batch, batches[0], hints, failed) if batches else None
         saving: list[Future[bool]] = []
         for index in range(len(batches)):

@@ -97,43 +97,30 @@ class Colorizer:
         are PageOptions' fields, the defaults of every call.
 
         `backend="onnx"` runs it with ONNX Runtime: a model directory is exported once and
-        cached under ~/.cache/sketchcolor/onnx; an `.onnx` file from `export onnx` runs as is.
+        cached under ~/.cache/sketchcolor/onnx; an `.onnx` file from `export onnx` runs as is
+        (with `auto` too: ONNX Runtime is the only backend for it).
         `backend="auto"` on a CPU runs what this machine measured fastest for the model and a job
         of `images` images (None: one batch), measured once and cached (backend_choice.py), and
         `precision="auto"` uses bf16 where the hardware computes it natively: see runtime.py.
         """
         page_options = PageOptions(**options)
-        if backend not in BACKENDS:
-            raise SketchcolorError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+        if precision not in PRECISIONS or backend not in BACKENDS:
+            raise SketchcolorError(f"precision must be one of {', '.join(PRECISIONS)} and backend one of "
+                                   f"{', '.join(BACKENDS)}, not {precision!r} and {backend!r}")
         target = resolve_device(device)
         model = resolve_model_dir(path)
         is_onnx_file = model.suffix == ".onnx" and model.is_file()
         if is_onnx_file and backend not in ("onnx", "auto"):
             raise SketchcolorError(f"{model} is an ONNX file: load it with backend='onnx'")
-        loaded: dict[str, tuple] = {}  # each form of the model is loaded once, whatever is measured
-
-        def load(form: str) -> tuple:
-            if form not in loaded:
-                if form == "onnx":
-                    from .export import load_onnx  # onnxruntime is imported only when it is used
-
-                    loaded[form] = load_onnx(model, device=target)
-                else:
-                    loaded[form] = load_model(model, device=target)[:2]
-            return loaded[form]
-
-        def build(candidate: Candidate) -> Colorizer:
-            generator, config = load("onnx" if candidate.backend == "onnx" else "torch")
-            return cls(generator, config, device=target, batch_size=batch_size, precision=candidate.precision,
-                       backend=candidate.backend, options=page_options)
-
+        builds = _Builds(cls, model, target, batch_size, page_options)
         if is_onnx_file:
-            return build(Candidate("onnx", precision))
+            return builds(Candidate("onnx", precision))
         if backend == "auto" and target.type == "cpu":
-            config = load("torch")[1]
-            return choose(build, config, size=page_options.size or config.data.size,
-                          batch=min(batch_size, images or batch_size), images=images, precision=precision)
-        return build(Candidate(pick_backend(backend), precision))
+            config = builds.load("torch")[1]
+            return choose(builds, config, size=page_options.size or config.data.size,
+                          batch=min(batch_size, images or batch_size), images=images, precision=precision,
+                          prepare=builds.export_once)
+        return builds(Candidate(pick_backend(backend), precision))
 
     @property
     def size(self) -> int:
@@ -268,6 +255,38 @@ class Colorizer:
             colors = F.interpolate(colors, size=(height, width), mode="bicubic", antialias=True,
                                    align_corners=False).clamp(-1, 1)
         return colors
+
+
+class _Builds:
+    """Colorizers of one model, one per candidate backend (`auto` measures several): each form
+    of the model (torch module, ONNX session) is loaded once."""
+
+    def __init__(self, cls: type[Colorizer], model: Path, device: torch.device, batch_size: int,
+                 options: PageOptions):
+        self.cls, self.model, self.device, self.batch_size, self.options = cls, model, device, batch_size, options
+        self.loaded: dict[str, tuple] = {}
+
+    def __call__(self, candidate: Candidate) -> Colorizer:
+        generator, config = self.load("onnx" if candidate.backend == "onnx" else "torch")
+        return self.cls(generator, config, device=self.device, batch_size=self.batch_size,
+                        precision=candidate.precision, backend=candidate.backend, options=self.options)
+
+    def load(self, form: str) -> tuple:
+        if form not in self.loaded:
+            if form == "onnx":
+                from .export import load_onnx  # onnxruntime is imported only when it is used
+
+                self.loaded[form] = load_onnx(self.model, device=self.device)
+            else:
+                self.loaded[form] = load_model(self.model, device=self.device)[:2]
+        return self.loaded[form]
+
+    def export_once(self, candidate: Candidate) -> None:
+        """The ONNX export is made once and cached on disk: not a set-up later jobs pay."""
+        if candidate.backend == "onnx" and self.model.is_dir():
+            from .export import cached_onnx
+
+            cached_onnx(self.model)
 
 
 def _done(layers: Layers) -> Future[Layers]:

@@ -24,6 +24,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
+from ..backend_choice import SERVER_IMAGES
 from ..checkpoint import load_model, model_label, resolve_model_dir
 from ..compose import LINE_MODES
 from ..errors import SketchcolorError
@@ -37,7 +38,6 @@ from .settings import MB, Settings
 from .study_api import add_study
 
 log = logging.getLogger("sketchcolor")
-SERVICE_IMAGES = 10_000  # what `--backend auto` plans for: a server's set-up is repaid over many requests
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the small option fields around the file
 HINTS_FIELD = ('color hints as JSON: {"units": "pixels" or "relative", "points": [{"x", "y", "color": "#rrggbb", '
                '"radius"}], "strokes": [{"points": [[x, y], ...], "color", "width"}]} (the hint-file format)')
@@ -52,7 +52,7 @@ class Service:
         # One colorizer for every request: lines and working size are options of each call. Each
         # request is one page (batch 1), and a server runs for hours: `auto` may compile.
         self.colorizer = Colorizer.from_pretrained(model_dir, device=settings.device, batch_size=1,
-                                                   backend=settings.backend, images=SERVICE_IMAGES)
+                                                   backend=settings.backend, images=SERVER_IMAGES)
         self.colorizer.warm_up()  # a compiled graph is built now, not on the first request (or two at once)
         self.name = model_label(model_dir)
         self.info = info
