@@ -13,10 +13,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from sketchcolor.atomic import atomic_write_text
 
@@ -25,8 +24,7 @@ PRESETS = ("pix2pix", "paper")  # the CPU table's columns: what benchmarks/run.s
 SIZE = 256
 
 
-@dataclass(frozen=True)
-class CpuKind:
+class CpuKind(NamedTuple):
     """A kind of CPU we measured on: results/cpu-<name>-<preset>-<size>.json, and the issue's
     figures for the reference pix2pix code on it (None: not given; the same run's eager fp32
     of our pix2pix stands in, the same network in plain eager PyTorch)."""
@@ -135,6 +133,7 @@ def summary_table(runs: dict[str, dict[str, Any]], kind: CpuKind) -> str:
             f"pix2pix ≥ {kind.reference_train * TRAIN_TARGET:.2f} img/s ({TRAIN_TARGET:g}x the reference): "
             + verdict(pix_best_train >= kind.reference_train * TRAIN_TARGET)),
         row("training, bf16 / fp32", lambda p: "-" if train[p][1] is None else f"{train[p][1] / train[p][0]:.2f}x"),
+        row("training fp32: GFLOP per step, GFLOP/s and fraction of the fp32 peak", lambda p: train_peak(runs[p])),
         row("loader (x training fp32)",
             lambda p: f"{runs[p]['loader_images_per_s']:.0f} img/s ({runs[p]['loader_images_per_s'] / train[p][0]:.0f}x)"),
         row("machine", lambda p: f"{runs[p]['machine']['cpu']}, {', '.join(runs[p]['machine'].get('cpu_flags', [])) or 'flags not recorded'}, "
@@ -143,18 +142,34 @@ def summary_table(runs: dict[str, dict[str, Any]], kind: CpuKind) -> str:
     return table(["", *runs, "reference pix2pix", "target"], rows)
 
 
+def train_peak(run: dict[str, Any]) -> str:
+    if run.get("train_gflop_bs4") is None:
+        return "not counted" if "train_gflop_bs4" in run else "not measured"
+    gflops = run["train_gflop_bs4"] * run["train_images_per_s_bs4_fp32"] / 4
+    return f"{run['train_gflop_bs4']:.0f}, {gflops:.0f}, {gflops / run['matmul_gflops_fp32']:.0%}"
+
+
 def auto_rows(runs: dict[str, dict[str, Any]], row: Callable) -> list[list[str]]:
-    """`--backend auto` at batch 1, measured from scratch: its choice and latency against the fastest."""
-    def cell(preset: str, job: str) -> str:
-        auto = runs[preset].get("auto", {}).get(job)
+    """`--backend auto` at batch 1, measured from scratch: for a stream of sketches (a server),
+    its choice's latency against the fastest variant's; for one sketch, where set-up counts,
+    its choice and each candidate's job time by its own measurement."""
+    def stream(preset: str) -> str:
+        auto = runs[preset].get("auto", {}).get("stream")
         if auto is None:
             return "not measured"
         return f"{auto['choice']}: {auto['vs_fastest']:.2f}x the fastest ({auto['choose_s']:.0f} s to choose)"
 
-    measured = [auto["vs_fastest"] for r in runs.values() for auto in r.get("auto", {}).values()]
+    def one(preset: str) -> str:
+        auto = runs[preset].get("auto", {}).get("one_sketch")
+        if auto is None:
+            return "not measured"
+        jobs = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in auto.get("job_s", {}).items())
+        return f"{auto['choice']}" + (f" (jobs: {jobs})" if jobs else "")
+
+    measured = [r["auto"]["stream"]["vs_fastest"] for r in runs.values() if "stream" in r.get("auto", {})]
     target = (f"≤ {AUTO_TOLERANCE:.2f}x: " + verdict(max(measured) <= AUTO_TOLERANCE)) if measured else ""
-    return [row("`--backend auto`, one sketch", lambda p: cell(p, "one_sketch"), "", target),
-            row("`--backend auto`, a server (compile may win)", lambda p: cell(p, "server"))]
+    return [row("`--backend auto`, a stream of sketches at batch 1 (a server)", stream, "", target),
+            row("`--backend auto`, one sketch (set-up counts)", one)]
 
 
 def cpu_tables(results: Path, kind: CpuKind) -> str:
@@ -177,6 +192,9 @@ def colorize_table(results: Path) -> str:
             vs = best_job / run["job_pages_per_s"]
             rows.append([kind.label, f"`{backend}` ({run['runs']})", f"{run['pages_per_s']:.2f}",
                          f"{run['job_pages_per_s']:.2f}", f"{vs:.2f}x"])
+        if "first_auto_s" in pages:
+            rows.append([kind.label, f"the first job's one-time cost (`auto` measuring, ONNX export): "
+                         f"{pages['first_auto_s']:.1f} s", "", "", ""])
         stages = ", ".join(f"{stage} {ms:.0f}" for stage, ms in pages["stage_ms"].items())
         rows.append([kind.label, f"ms per page, one stage after another: {stages} "
                      f"(sum {sum(pages['stage_ms'].values()):.0f})", "", "", ""])
@@ -214,9 +232,26 @@ def training_table(results: Path) -> str:
     return table(["CPU", "preset", "size", *modes], rows)
 
 
+def int8_table(results: Path) -> str:
+    """benchmarks/int8_check.py: ONNX Runtime int8 against fp32 (and eager torch), per CPU kind measured."""
+    rows = []
+    for path in sorted(results.glob("int8-*.json")):
+        check = json.loads(path.read_text())
+        kind = path.stem.removeprefix("int8-")
+        for batch, times in check["latency_ms"].items():
+            rows.append([kind, batch.replace("_", " "), *(f"{times[name]:.1f} ms" for name in
+                                                         ("torch_eager_fp32", "onnxruntime_fp32", "onnxruntime_int8")),
+                         f"{times['onnxruntime_fp32'] / times['onnxruntime_int8']:.2f}x"])
+        moved = check["outputs_vs_fp32"]
+        rows.append([kind, f"int8 colors against fp32 on {moved['sketches']} OpenMoji val sketches: max "
+                     f"{moved['max_abs']:.3f}, mean {moved['mean_abs']:.4f} (of 2), SSIM mean {moved['ssim_mean']:.4f}, "
+                     f"min {moved['ssim_min']:.4f}", "", "", "", ""])
+    return table(["CPU", "batch", "eager torch fp32", "ONNX Runtime fp32", "ONNX Runtime int8", "int8 speed-up"], rows)
+
+
 BLOCKS: dict[str, Callable[[Path], str]] = {
     **{f"cpu-{kind.name}": partial(cpu_tables, kind=kind) for kind in KINDS},
-    "colorize": colorize_table, "training": training_table, "large-page": large_page_table}
+    "colorize": colorize_table, "int8": int8_table, "training": training_table, "large-page": large_page_table}
 
 
 def render(readme: str, results: Path) -> str:

@@ -125,3 +125,30 @@ def test_smoothing_evens_out_the_flat_layer_inside_a_shape_and_can_be_turned_off
     assert flat_spread(256) < flat_spread(0) / 3  # a random network's noise, evened out
     with pytest.raises(SketchcolorError, match="smooth must be"):
         Colorizer.from_pretrained(model_dir, device="cpu", smooth=-1)
+
+
+def test_a_pipelined_folder_gives_the_pages_one_at_a_time_would_and_reports_each_failure(model_dir, tmp_path):
+    # Three batches of two: pages are read ahead, composed on threads and written behind the
+    # network. A broken page (first and last batch) and a page whose output cannot be written
+    # are reported by name; every other page is exactly what colorizing it alone gives.
+    from sketchcolor.colorize_files import colorize_paths
+
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    for index in range(6):
+        page = Image.new("L", (40 + 8 * index, 48), 255)
+        ImageDraw.Draw(page).ellipse([4, 4, 30 + 4 * index, 40], outline=20, width=2)
+        page.save(pages / f"p{index}.png")
+    for broken in ("p0.png", "p5.png"):
+        (pages / broken).write_bytes(b"not an image")
+    out = tmp_path / "out"
+    (out / "p3.png").mkdir(parents=True)  # a folder where p3's output should go: that write fails
+    colorizer = Colorizer.from_pretrained(model_dir, device="cpu", backend="torch", batch_size=2)
+    paths = sorted(pages.iterdir())
+    threads = torch.get_num_threads()
+    written, failed = colorize_paths(colorizer, paths, out, progress=False)
+    assert torch.get_num_threads() == threads  # one thread per op in the pipeline, given back after
+    assert written == 3 and sorted(path.name for path in failed) == ["p0.png", "p3.png", "p5.png"]
+    for name in ("p1.png", "p2.png", "p4.png"):
+        alone = colorizer(Image.open(pages / name))
+        assert np.array_equal(np.asarray(Image.open(out / name)), np.asarray(alone)), name

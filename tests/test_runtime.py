@@ -43,3 +43,18 @@ def test_frozen_compiled_generator_matches_eager_and_pads_batches(tiny_config, t
     got = compiled.paint(sketches)  # 3 of a batch of 4: padded, then cut back
     assert got.shape == (3, 3, 32, 32)
     assert (got - eager.paint(sketches)).abs().max() < 1e-4
+
+
+def test_training_in_emulated_bf16_is_warned_about(monkeypatch, caplog, tiny_config, tmp_path):
+    from sketchcolor.train import make_trainer
+
+    config = tiny_config.with_overrides(["train.amp_on_cpu=true", "train.device=cpu"])
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: frozenset({"avx2", "fma"}))  # AMD EPYC, AVX2 only
+    with caplog.at_level(logging.WARNING, logger="sketchcolor"):
+        make_trainer(config, tmp_path / "emulated")
+    assert "bf16 is emulated on this CPU" in caplog.text
+    caplog.clear()
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: frozenset({"avx512f", "avx512_bf16"}))
+    with caplog.at_level(logging.WARNING, logger="sketchcolor"):
+        make_trainer(config, tmp_path / "native")
+    assert "emulated" not in caplog.text

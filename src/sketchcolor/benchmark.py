@@ -195,7 +195,7 @@ def auto_results(generator: torch.nn.Module, config: Config, size: int, workdir:
     machine: for one sketch, where set-up counts, and for a stream of them (a server: compile is
     a candidate, with `use_compile`). Each with the time the choice took and the chosen variant's
     batch-1 latency against the fastest faithful variant above."""
-    from .backend_choice import SERVER_IMAGES, choose
+    from .backend_choice import CACHE_FILE, SERVER_IMAGES, choose
     from .export import OnnxGenerator
     from .inference import Colorizer
 
@@ -217,8 +217,11 @@ def auto_results(generator: torch.nn.Module, config: Config, size: int, workdir:
                             allow_compile=use_compile)
             name = f"{chosen.backend}/{chosen.precision}"
             ms = latency.get(VARIANT_OF_CANDIDATE[name])
+            (entry,) = json.loads((Path(cache) / CACHE_FILE).read_text()).values()  # what it measured
             result[job] = {"images": images, "choice": name, "choose_s": time.perf_counter() - start,
-                           "latency_ms_bs1": ms, "vs_fastest": None if ms is None else ms / fastest}
+                           "latency_ms_bs1": ms, "vs_fastest": None if ms is None else ms / fastest,
+                           "job_s": {candidate: timing["setup_s"] + images * timing["seconds_per_image"]
+                                     for candidate, timing in entry["timings"].items()}}
             log.info("benchmark: backend auto for %s: %s (%.1f s to choose), %s the fastest variant's latency",
                      "one sketch" if images == 1 else f"{images} sketches", name, result[job]["choose_s"],
                      "?" if ms is None else f"{ms / fastest:.2f}x")
@@ -238,6 +241,7 @@ def train_results(config: Config, size: int, repeats: int, *, probe: bool, use_c
     if use_compile and config.train.trainer == "paired":  # CycleGAN's trainer has no compiled step
         variants.update({f"{name}_compiled": variant.with_overrides(["train.compile=true"])
                          for name, variant in list(variants.items())})
+    result["train_gflop_bs4"] = train_step_gflop(config, size)
     for name, variant in variants.items():
         with tempfile.TemporaryDirectory() as run_dir:
             step = _train_step_timer(variant, run_dir, size, repeats)
@@ -248,6 +252,28 @@ def train_results(config: Config, size: int, repeats: int, *, probe: bool, use_c
                 result["train_max_batch"] = largest_batch(lambda batch: step(batch, once=True))
     result["train_images_per_s_bs4"] = result["train_images_per_s_bs4_fp32"]
     return result
+
+
+def train_step_gflop(config: Config, size: int) -> float | None:
+    """FLOPs of one fp32 train step at batch 4 (both networks, forward and backward): with the
+    step's time, how close training runs to the machine's matmul peak. None for a preset with
+    a gradient penalty: torch's FlopCounterMode cannot follow its double backward."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from .train import make_trainer
+
+    with tempfile.TemporaryDirectory() as run_dir:
+        trainer = make_trainer(config, run_dir)
+        data = {"sketch": torch.rand(TRAIN_BATCH, 1, size, size) * 2 - 1,
+                "color": torch.rand(TRAIN_BATCH, 3, size, size) * 2 - 1}
+        trainer.train_step(data)  # the first step builds the optimizers' state; it is not counted
+        counter = FlopCounterMode(display=False)
+        try:
+            with counter:
+                trainer.train_step(data)
+        except RuntimeError:  # "A leaf node was passed to _will_engine_execute_node ..." (autograd.grad)
+            return None
+    return counter.get_total_flops() / 1e9
 
 
 def _train_step_timer(config: Config, run_dir: str, size: int, repeats: int) -> Callable[[int], float]:
@@ -344,28 +370,32 @@ def fresh_cache() -> Iterator[None]:
 def pages_results(count: int, backends: tuple[str, ...], *, side: int = PAGE_SIDE) -> dict[str, Any]:
     """`colorize` end to end with the bundled model: a folder of `count` pages of side x side
     read, fitted, colorized, composed and written as `sketchcolor colorize` does, in pages/s per
-    backend (`auto` from an empty cache, so its one-time measurement is included), and where
-    each page's time goes, stage by stage (page_stage_ms)."""
+    backend, and where each page's time goes, stage by stage (page_stage_ms).
+
+    All in one empty cache, as on a new machine: `first_auto_s` is the first job's one-time
+    cost (`auto` measuring, the ONNX export); then every backend runs as later jobs do."""
     from .colorize_files import colorize_paths
     from .inference import Colorizer
 
     rng = np.random.default_rng(0)
     result: dict[str, Any] = {"pages": count, "side": side, "batch": PAGE_BATCH, "backends": {}}
-    with tempfile.TemporaryDirectory() as root:
+    with tempfile.TemporaryDirectory() as root, fresh_cache():
         paths = [Path(root) / f"page_{index:03d}.png" for index in range(count)]
         for path in paths:
             draw_page(rng, side).save(path)
+        start = time.perf_counter()
+        Colorizer.from_pretrained(None, backend="auto", batch_size=PAGE_BATCH, images=count)
+        result["first_auto_s"] = time.perf_counter() - start
         for backend in backends:
             torch._dynamo.reset()
-            with fresh_cache():
-                start = time.perf_counter()
-                colorizer = Colorizer.from_pretrained(None, backend=backend, batch_size=PAGE_BATCH, images=count)
-                setup = time.perf_counter() - start
-                colorize_paths(colorizer, paths[:PAGE_BATCH], Path(root) / "warm-up", progress=False)  # first calls: oneDNN, compile
-                warm = time.perf_counter() - start - setup
-                start = time.perf_counter()
-                written, _ = colorize_paths(colorizer, paths, Path(root) / "out", progress=False)
-                run = time.perf_counter() - start
+            start = time.perf_counter()
+            colorizer = Colorizer.from_pretrained(None, backend=backend, batch_size=PAGE_BATCH, images=count)
+            setup = time.perf_counter() - start
+            colorize_paths(colorizer, paths[:PAGE_BATCH], Path(root) / "warm-up", progress=False)  # oneDNN, compile
+            warm = time.perf_counter() - start - setup
+            start = time.perf_counter()
+            written, _ = colorize_paths(colorizer, paths, Path(root) / "out", progress=False)
+            run = time.perf_counter() - start
             result["backends"][backend] = {"runs": f"{colorizer.backend}/{colorizer.precision}", "setup_s": setup,
                                            "warm_up_s": warm, "pages_per_s": written / run,
                                            "job_pages_per_s": written / (setup + warm + run)}

@@ -80,7 +80,10 @@ def colorize_paths(colorizer: Colorizer, paths: list[Path], out_dir: Path, *, la
     # and its pages are written while the one after runs (Pillow's decoding and encoding
     # release the GIL). At most two batches of pages wait in memory.
     # Errors are written above the progress bar, each on its own line, not glued to the bar.
-    with (pipelined_threads(len(batches) > 1), ThreadPoolExecutor(2, thread_name_prefix="sketchcolor-io") as files,
+    # A compiled graph keeps the thread count it was compiled with: changing it recompiles
+    # (~10 s) into a graph half as fast, so a compiled colorizer keeps its threads.
+    single_threaded_ops = len(batches) > 1 and colorizer.backend != "compile"
+    with (pipelined_threads(single_threaded_ops), ThreadPoolExecutor(2, thread_name_prefix="sketchcolor-io") as files,
           logging_redirect_tqdm(loggers=[log]),
           tqdm(total=len(paths), unit="img", disable=not progress or len(paths) < 2, leave=False) as bar):
         reading = files.submit(_read_batch, batches[0], hints, failed) if batches else None

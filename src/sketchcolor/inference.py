@@ -86,7 +86,7 @@ class Colorizer:
         self.precision = pick_precision(precision, device, self.backend)
         # What runs the network: the module itself, or its frozen compiled form (compiled on first use).
         self.run = FrozenCompiled(self.generator, batch_size) if self.backend == "compile" else self.generator
-        # Pages are composed on these threads; two measured fastest on 2 cores (benchmark `pages`).
+        # Pages are composed on these threads; two measured fastest on 2 cores (`colorize_files`).
         self._composer = ThreadPoolExecutor(compose_threads, thread_name_prefix="sketchcolor-compose")
 
     @classmethod
@@ -161,7 +161,7 @@ class Colorizer:
                       **options) -> list[Future[Layers]]:
         """`layers` as futures, in page order: the network runs now, batch by batch, and each
         page is composed on the colorizer's threads while the next batch runs. Composing a
-        1024 px page (smoothing, resizing) costs more than the network (benchmark `pages`),
+        1024 px page (smoothing, resizing) costs more than the network (the benchmark's `colorize`),
         and it overlaps: PyTorch's ops and Pillow's release the GIL."""
         chosen = self.with_options(**options)
         size = chosen.size or self.size
@@ -189,6 +189,7 @@ class Colorizer:
 
     def _composed(self, colors: torch.Tensor, region: Region, gray: Image.Image, hints: Hints | None, size: int,
                   chosen: PageOptions) -> Layers:
+        """One page's colors, its hints filled in, composed back at the page's full size."""
         return compose_page(self._filled(colors, region, gray, hints, size, chosen), region, gray,
                             lines=chosen.lines, smooth=chosen.smooth)
 
@@ -224,8 +225,7 @@ class Colorizer:
                                                      sketch=region.sketch, reach=self.hint_reach(size))])
         colors = colorize_tiled(lambda tiles: self.paint(tiles[:, :1], size, chosen.lines, tiles[:, 1:] if
                                                          self.takes_hints else None), stacked, size, self.batch_size)
-        return compose_page(self._filled(colors, region, gray, hints, size, chosen), region, gray,
-                            lines=chosen.lines, smooth=chosen.smooth)
+        return self._composed(colors, region, gray, hints, size, chosen)
 
     def warm_up(self) -> None:
         """One batch through the network at the working size: compiles, or lets kernels be chosen."""

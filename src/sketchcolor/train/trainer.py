@@ -31,6 +31,7 @@ from ..config import Config
 from ..data import DataSource, EpochSampler, train_val_sets
 from ..device import resolve_device
 from ..errors import SketchcolorError
+from ..runtime import native_bf16
 from .distributed import any_rank, average_gradients, broadcast_state, init_distributed
 from .state import TrainState, initial_state
 from .validation import Validator, sample_grid
@@ -53,6 +54,9 @@ class Trainer:
         on_cuda = self.device.type == "cuda"
         self.use_amp = config.train.amp and (on_cuda or config.train.amp_on_cpu)
         self.amp_dtype = torch.float16 if on_cuda and not torch.cuda.is_bf16_supported() else torch.bfloat16
+        if self.use_amp and not on_cuda and not native_bf16(self.device):  # asked for: it runs, with a warning
+            log.warning("train.amp_on_cpu: bf16 is emulated on this CPU (no AVX512-BF16 or AMX), about 25x "
+                        "slower than fp32; set train.amp_on_cpu=false here")
         # channels_last: tensor cores on CUDA; on the CPU it speeds oneDNN's bf16 kernels (~10%).
         self.layout = torch.channels_last if on_cuda or self.use_amp else torch.contiguous_format
         self.state = self.new_state()
