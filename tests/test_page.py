@@ -46,7 +46,7 @@ def test_shrink_only_shrinks():
 
 
 def test_the_colorizer_leaves_the_callers_module_as_it_was(model_dir):
-    trained = Colorizer.from_pretrained(model_dir, device="cpu").generator.train()
+    trained = Colorizer.from_pretrained(model_dir, device="cpu", backend="torch").generator.train()
     before = {k: v.clone() for k, v in trained.state_dict().items()}
     colorizer = Colorizer(trained, Colorizer.from_pretrained(model_dir, device="cpu").config, device=torch.device("cpu"))
     colorizer(Image.new("L", (40, 30), 255))
