@@ -99,6 +99,14 @@ def _reason(err: Exception) -> str:
 def _read_folder(directory: Path, tensors_file: str, json_file: str, expected: str,
                  device: str | torch.device = "cpu") -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """What `_write_folder` wrote, once its JSON says a format this version reads."""
+    meta = _read_meta(directory, json_file, expected)
+    try:
+        return meta, load_file(str(directory / tensors_file), device=str(device))
+    except (SafetensorError, OSError) as err:
+        raise SketchcolorError(f"{directory}: unreadable {tensors_file} ({err})") from None
+
+
+def _read_meta(directory: Path, json_file: str, expected: str) -> dict[str, Any]:
     try:
         meta = json.loads((directory / json_file).read_text())
     except (json.JSONDecodeError, OSError) as err:
@@ -106,10 +114,12 @@ def _read_folder(directory: Path, tensors_file: str, json_file: str, expected: s
     if not isinstance(meta, dict):
         raise SketchcolorError(f"{directory}: {json_file} is not a sketchcolor file")
     check_format(meta.get("format"), expected, directory)
-    try:
-        return meta, load_file(str(directory / tensors_file), device=str(device))
-    except (SafetensorError, OSError) as err:
-        raise SketchcolorError(f"{directory}: unreadable {tensors_file} ({err})") from None
+    return meta
+
+
+def model_info(directory: str | Path) -> dict:
+    """The `info` a model directory's config.json records (epoch, step, ...), without loading its weights."""
+    return _read_meta(Path(directory), CONFIG_FILE, MODEL_FORMAT).get("info", {})
 
 
 def check_format(found: str | None, expected: str, where: Path) -> None:

@@ -80,9 +80,7 @@ def colorize_paths(colorizer: Colorizer, paths: list[Path], out_dir: Path, *, la
     # and its pages are written while the one after runs (Pillow's decoding and encoding
     # release the GIL). At most two batches of pages wait in memory.
     # Errors are written above the progress bar, each on its own line, not glued to the bar.
-    # A compiled graph keeps the thread count it was compiled with: changing it recompiles
-    # (~10 s) into a graph half as fast, so a compiled colorizer keeps its threads.
-    single_threaded_ops = len(batches) > 1 and colorizer.backend != "compile"
+    single_threaded_ops = len(batches) > 1 and not getattr(colorizer.run, "keeps_threads", False)
     with (pipelined_threads(single_threaded_ops), ThreadPoolExecutor(2, thread_name_prefix="sketchcolor-io") as files,
           logging_redirect_tqdm(loggers=[log]),
           tqdm(total=len(paths), unit="img", disable=not progress or len(paths) < 2, leave=False) as bar):

@@ -58,8 +58,12 @@ class FrozenCompiled:
     """A generator compiled by inductor with freezing, for inference only.
 
     Compiled graphs are specialised to their input shape, so every call is padded to the
-    same batch size: one compile per process, whatever the last batch holds.
+    same batch size: one compile per process, whatever the last batch holds. They are also
+    specialised to torch's thread count: changing it recompiled (~10 s) into a graph half as
+    fast, so callers that change threads (`pipelined_threads`) leave a compiled one alone.
     """
+
+    keeps_threads = True  # see above: run it with the thread count it was compiled with
 
     def __init__(self, generator: torch.nn.Module, batch_size: int) -> None:
         self.batch_size = batch_size

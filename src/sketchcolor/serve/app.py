@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..backend_choice import SERVER_IMAGES
-from ..checkpoint import load_model, model_label, resolve_model_dir
+from ..checkpoint import model_info, model_label, resolve_model_dir
 from ..compose import LINE_MODES
 from ..errors import SketchcolorError
 from ..hints import Hints, hint_layer, parse_hints
@@ -48,14 +48,13 @@ class Service:
 
     def __init__(self, settings: Settings):
         model_dir = resolve_model_dir(settings.model)
-        info = load_model(model_dir)[2]
         # One colorizer for every request: lines and working size are options of each call. Each
         # request is one page (batch 1), and a server runs for hours: `auto` may compile.
         self.colorizer = Colorizer.from_pretrained(model_dir, device=settings.device, batch_size=1,
                                                    backend=settings.backend, images=SERVER_IMAGES)
         self.colorizer.warm_up()  # a compiled graph is built now, not on the first request (or two at once)
         self.name = model_label(model_dir)
-        self.info = info
+        self.info = model_info(model_dir)
         self.settings = settings
         self.size_multiple = self.colorizer.size_multiple
         self.pool = WorkerPool(settings.workers, settings.queue_size)
