@@ -159,6 +159,18 @@ def test_color_only_images_train_on_fresh_sketches_each_epoch(tmp_path, tiny_con
     assert np.array_equal(np.asarray(page.sketch), np.asarray(next(val.batches(1))[0].sketch))
 
 
+def test_a_share_of_pairs_gets_sketches_drawn_from_their_colors(pair_root, tiny_config):
+    config = tiny_config.data
+    real = load_split(pair_root, "train", config, augment=True)
+    config.redraw_pairs = 0.5
+    mixed = load_split(pair_root, "train", config, augment=True)
+    redrawn = [not torch.equal(real[(0, seed)]["sketch"], mixed[(0, seed)]["sketch"]) for seed in range(40)]
+    assert 8 < sum(redrawn) < 32  # about half: the rest keep the pair's own sketch
+    for seed in range(40):  # the colors, crop and flip never change, and a seed always draws the same
+        assert torch.equal(real[(0, seed)]["color"], mixed[(0, seed)]["color"])
+        assert torch.equal(mixed[(0, seed)]["sketch"], mixed[(0, seed)]["sketch"])
+
+
 def test_colors_mix_with_pairs_and_keep_their_own_cache_entry(tmp_path, tiny_config):
     from sketchcolor.data import DataSource
 

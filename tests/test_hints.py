@@ -20,7 +20,7 @@ from sketchcolor.config import HintConfig
 from sketchcolor.data import load_pages
 from sketchcolor.errors import SketchcolorError
 from sketchcolor.evaluation import HintPlan, evaluate
-from sketchcolor.hints import (Hints, Mark, draw_hints, hint_layer, hints_image, parse_hints, read_hints,
+from sketchcolor.hints import (Hints, Mark, draw_hints, fill_hints, hint_layer, hints_image, parse_hints, read_hints,
                                rotate_hue, simulate_hints)
 from sketchcolor.inference import Colorizer
 from sketchcolor.models import build_generator
@@ -117,6 +117,20 @@ def test_a_hints_color_spreads_through_the_paper_but_not_across_lines():
     assert not (channels[3, 16, :] > 0)[:2].any()  # 8 steps from x=10 reach x=2, not further
 
 
+def test_a_fill_closes_small_gaps_in_an_outline_and_still_reaches_the_lines():
+    sketch = torch.ones(1, 48, 48)
+    sketch[:, 8, 8:41] = sketch[:, 40, 8:41] = sketch[:, 8:41, 8] = sketch[:, 8:41, 40] = -1  # a square
+    sketch[:, 40, 23:26] = 1  # with a 3-pixel gap at the bottom
+    hints = parse_hints({"points": [{"x": 24.5, "y": 24.5, "color": "#ff0000", "radius": 1}]})
+    drawn = draw_hints(hints, (48, 48), Box(0, 0, 48, 48), (48, 48))
+    leaked = fill_hints(drawn, sketch, reach=40, gap=0)[3] > 0
+    closed = fill_hints(drawn, sketch, reach=40, gap=2)[3] > 0
+    assert leaked[45, 24]  # without closing, the color runs out through the gap
+    assert not closed[44:, :].any() and not closed[:8].any()  # closed: it stays in the square
+    assert closed[9:40, 9:40].all()  # up to the lines, the band the thickening took included
+    assert closed[40:43, 23:26].any() and not closed[43:, :].any()  # a step into the gap, no further
+
+
 def test_a_written_hint_layer_reads_back_as_the_same_hints():
     hints = parse_hints({"points": [{"x": 30, "y": 30, "color": "#20a040", "radius": 6}],
                          "strokes": [{"points": [[5, 60], [70, 50]], "color": "#3050c0", "width": 5}]})
@@ -176,6 +190,24 @@ def test_a_hint_fills_its_region_up_to_the_lines_as_far_as_hint_fill_says(hint_m
     assert np.abs(plain[inside] - (32, 64, 224)).mean() > 30  # the random network alone does not
     with pytest.raises(SketchcolorError, match="hint_fill"):
         colorizer(sketch, hints=hint, hint_fill=-1)
+
+
+def test_hint_gap_keeps_a_fill_inside_an_outline_with_a_gap(hint_model):
+    sketch = Image.new("L", (128, 128), 255)
+    draw = ImageDraw.Draw(sketch)
+    draw.rectangle([20, 20, 60, 100], outline=0, width=3)
+    draw.rectangle([38, 98, 41, 102], fill=255)  # a 4-pixel gap in the bottom line
+    colorizer = Colorizer.from_pretrained(hint_model, device="cpu", backend="torch", precision="fp32", hint_fill=1.0)
+    hint = {"points": [{"x": 40, "y": 60, "color": "#2040e0", "radius": 2}]}
+    below, inside = (slice(110, 126), slice(20, 60)), (slice(30, 90), slice(30, 50))
+    plain = np.asarray(colorizer(sketch, hints=hint, hint_fill=0), dtype=float)
+    leaky = np.asarray(colorizer(sketch, hints=hint), dtype=float)
+    closed = np.asarray(colorizer(sketch, hints=hint, hint_gap=0.05), dtype=float)
+    assert np.abs(leaky[below] - (32, 64, 224)).max() < 12  # through the gap, the page below took it
+    assert np.abs(closed[below] - plain[below]).max() < 12  # with the gap closed, it did not
+    assert np.abs(closed[inside] - (32, 64, 224)).max() < 12  # and the box still did
+    with pytest.raises(SketchcolorError, match="hint_gap"):
+        colorizer(sketch, hints=hint, hint_gap=0.5)
 
 
 def test_training_samples_carry_hints_a_share_without(tmp_path, pair_root, hint_config):

@@ -90,12 +90,15 @@ BACKEND_OPTION = click.option(
 @click.option("--hint-fill", type=click.FloatRange(0, 4), default=None, metavar="FRACTION",
               help="With --lines keep: how far each hint fills the region it is in, up to the lines, as a "
                    "fraction of the working size [default: 0.5]; 0 leaves the colors to the network alone.")
+@click.option("--hint-gap", type=click.FloatRange(0, 0.1), default=None, metavar="FRACTION",
+              help="With --lines keep: gaps in an outline up to this fraction of the page's side stop a hint's "
+                   "fill, as a painting program's 'close gap' [default: 0, fills pass every gap].")
 @click.option("--smooth", default=None, type=click.IntRange(min=0), metavar="ROUNDS",
               help="With --lines keep: rounds of evening colors out inside the lines [default: 256, as the model "
                    "card measured]; 0 keeps the network's colors as painted.")
 def colorize(inputs: tuple[str, ...], out_dir: Path, model: str | None, device: str, batch_size: int, lines: str,
              backend: str, precision: str, detail: str, hints: Path | None, layers: bool, hint_fill: float | None,
-             smooth: int) -> None:
+             hint_gap: float | None, smooth: int) -> None:
     """Colorize sketches (files, folders or globs) into OUT/<name>.png, at each input's size,
     following color hints if given."""
     from .colorize_files import colorize_paths, expand_inputs
@@ -107,7 +110,8 @@ def colorize(inputs: tuple[str, ...], out_dir: Path, model: str | None, device: 
     if hints is not None and hints.is_file() and len(paths) + len(missing) > 1:
         raise click.UsageError("a hint file is for one page: for several, give --hints a folder of hint files "
                                "named after the pages")
-    tuning = {name: value for name, value in (("smooth", smooth), ("hint_fill", hint_fill)) if value is not None}
+    tuning = {name: value for name, value in (("smooth", smooth), ("hint_fill", hint_fill), ("hint_gap", hint_gap))
+              if value is not None}
     colorizer = Colorizer.from_pretrained(model, device=device, batch_size=batch_size, backend=backend,
                                           precision=precision, images=len(paths), lines=lines, detail=detail,
                                           **tuning)
@@ -152,8 +156,10 @@ def colorize(inputs: tuple[str, ...], out_dir: Path, model: str | None, device: 
                    "(CIEDE2000 of each hint to its region's median color) and leakage (its color outside).")
 @click.option("--hint-fill", type=click.FloatRange(0, 4), default=None, metavar="FRACTION",
               help="As `colorize --hint-fill` [default: colorize's].")
+@click.option("--hint-gap", type=click.FloatRange(0, 0.1), default=None, metavar="FRACTION",
+              help="As `colorize --hint-gap` [default: colorize's].")
 def evaluate(model, data_root, split, report_dir, fid_weights, limit, size, sketch_side, device, batch_size, lines,
-             baseline, aligned_only, colors_only, hint_counts, counterfactual, hint_fill) -> None:
+             baseline, aligned_only, colors_only, hint_counts, counterfactual, hint_fill, hint_gap) -> None:
     """Score a model on a split: SSIM, PSNR, L1, colorfulness, CIEDE2000, line fidelity and FID.
     Writes REPORT/metrics.json (the means), per_image.csv (each image's scores) and grid.png."""
     from .baselines import BASELINES
@@ -175,7 +181,7 @@ def evaluate(model, data_root, split, report_dir, fid_weights, limit, size, sket
     else:
         model_dir = resolve_model_dir(model)
         # fp32 eager: scores describe the model, not the runtime that happens to be fastest here
-        fill = {} if hint_fill is None else {"hint_fill": hint_fill}
+        fill = {name: value for name, value in (("hint_fill", hint_fill), ("hint_gap", hint_gap)) if value is not None}
         colorizer = Colorizer.from_pretrained(model_dir, device=device, batch_size=batch_size, lines=lines,
                                               backend="torch", precision="fp32", **fill)
         label, source = model_label(model_dir), str(model_dir)
@@ -190,7 +196,8 @@ def evaluate(model, data_root, split, report_dir, fid_weights, limit, size, sket
         info = {"model": source, "data": str(data_root), "split": split, "size": size,
                 "lines": "model" if baseline else lines, "aligned_only": aligned_only, "colors_only": colors_only,
                 "skipped": len(pairs.skipped), "hints": count, "counterfactual": counterfactual,
-                "hint_fill": None if baseline else colorizer.options.hint_fill}
+                "hint_fill": None if baseline else colorizer.options.hint_fill,
+                "hint_gap": None if baseline else colorizer.options.hint_gap}
         out = report_dir if len(counts) == 1 else report_dir / f"hints-{count}"
         write_report(evaluation, out, info, label)
         click.echo((f"{count} hints per page:\n" if len(counts) > 1 else "") + format_table(evaluation.metrics))

@@ -46,9 +46,9 @@ AT_LEAST = {
 }
 POSITIVE = {("train", "lr")}  # above zero
 FRACTIONS = {  # in [0, 1]
-    ("data", "line_jitter"), ("data", "paper_jitter"), ("generator", "dropout"), ("train", "beta1"),
-    ("train", "beta2"), ("hints", "none_share"), ("hints", "stroke_share"), ("hints", "radius_min"),
-    ("hints", "radius_max"), ("hints", "stroke_min"), ("hints", "stroke_max"),
+    ("data", "line_jitter"), ("data", "paper_jitter"), ("data", "redraw_pairs"), ("generator", "dropout"),
+    ("train", "beta1"), ("train", "beta2"), ("hints", "none_share"), ("hints", "stroke_share"),
+    ("hints", "radius_min"), ("hints", "radius_max"), ("hints", "stroke_min"), ("hints", "stroke_max"),
 }
 
 
@@ -61,6 +61,9 @@ class DataConfig:
     scale_jitter: bool = False  # crop a random side between size and load_size, resized to size
     line_jitter: float = 0.0  # probability of thicker or thinner sketch lines
     paper_jitter: float = 0.0  # probability of paper tone, grain and pencil-light lines on the sketch
+    # Share of training pairs whose sketch is drawn afresh from their colors in a random line
+    # style (as --colors sets are), so a few pages are not learned with only one line style.
+    redraw_pairs: float = 0.0
     val_count: int = 8  # pairs held out of train/ for sample grids when there is no val/
     color_val_count: int = 300  # images a color-only set (--colors) holds out by file when it has no val/
     grid_count: int = 8  # validation pairs shown in each epoch's sample grid

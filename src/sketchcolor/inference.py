@@ -20,7 +20,7 @@ from .compose import LINE_MODES, SMOOTH_STEPS, render
 from .config import Config
 from .device import resolve_device
 from .errors import SketchcolorError
-from .hints import FILL_BARRIER, HINT_CHANNELS, Hints, as_hints, draw_hints, paint_hints
+from .hints import HINT_CHANNELS, Hints, as_hints, draw_hints, fill_hints, paint_hints
 from .imageio import to_gray
 from .page import PAGE_SCALE, Layers, Region, compose_page, fit_box, fit_region, tile_region
 from .runtime import BACKENDS, PRECISIONS, FrozenCompiled, autocast, pick_backend, pick_precision
@@ -33,6 +33,8 @@ log = logging.getLogger("sketchcolor")
 DETAIL_MODES = ("whole", "tiles")
 COMPOSE_THREADS = 2
 HINT_FILL = 0.5  # PageOptions.hint_fill: chosen on the validation sets (MODEL_CARD.md)
+HINT_GAP = 0.0  # PageOptions.hint_gap: likewise
+MAX_HINT_GAP = 0.1
 NO_HINTS = ("this model was trained without color hints: colorize without hints, or use a hint-capable model "
             "(the bundled default takes them)")
 
@@ -48,12 +50,17 @@ class PageOptions:
     # With lines "keep": how far (a fraction of the working size) each color hint fills the
     # region it was dropped in, up to the lines, over the network's colors (0: the network's alone).
     hint_fill: float = HINT_FILL
+    # Gaps in an outline up to this fraction of the page's side are closed for a hint's fill, as
+    # a painting program's "close gap" does (0: a fill runs through every gap).
+    hint_gap: float = HINT_GAP
 
     def __post_init__(self) -> None:
         if self.smooth < 0:
             raise SketchcolorError(f"smooth must be 0 or more rounds, not {self.smooth}")
         if not 0 <= self.hint_fill <= 4:
             raise SketchcolorError(f"hint_fill must be from 0 to 4 working sizes, not {self.hint_fill}")
+        if not 0 <= self.hint_gap <= MAX_HINT_GAP:
+            raise SketchcolorError(f"hint_gap must be from 0 to {MAX_HINT_GAP} of the page's side, not {self.hint_gap}")
         for name, value, allowed in (("lines", self.lines, LINE_MODES), ("detail", self.detail, DETAIL_MODES)):
             if value not in allowed:
                 raise SketchcolorError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
@@ -200,9 +207,10 @@ class Colorizer:
         if not hints or chosen.lines != "keep" or chosen.hint_fill <= 0:
             return colors
         # Both detail modes compose at PAGE_SCALE working sizes: the reach is measured there.
-        fill = draw_hints(hints, gray.size, region.box, tuple(colors.shape[-2:]), sketch=region.sketch,
-                          reach=round(chosen.hint_fill * size * PAGE_SCALE), barrier=FILL_BARRIER)
-        return paint_hints(colors, fill)
+        side = size * PAGE_SCALE
+        drawn = draw_hints(hints, gray.size, region.box, tuple(colors.shape[-2:]))
+        return paint_hints(colors, fill_hints(drawn, region.sketch, round(chosen.hint_fill * side),
+                                              gap=round(chosen.hint_gap * side / 2)))
 
     def _checked_hints(self, images: list[Image.Image], hints: list | None) -> list[Hints | None]:
         """One Hints (or None) per page, each checked against its page; hints for a model that

@@ -38,12 +38,13 @@ class PairDataset(Dataset):
     """
 
     def __init__(self, decoded: DecodedPairs, *, size: int, jitter: Jitter | None = None, indices=None,
-                 redraw: LineStyle | None = None, hints=None) -> None:
+                 redraw: LineStyle | None = None, redraw_share: float = 1.0, hints=None) -> None:
         self.decoded = decoded
         self.size = size
         self.jitter = jitter or Jitter(size)
         self.indices = list(range(len(decoded.names)) if indices is None else indices)
         self.redraw = redraw
+        self.redraw_share = redraw_share
         self.hints = hints
 
     def __len__(self) -> int:
@@ -63,7 +64,7 @@ class PairDataset(Dataset):
         index, seed = item if isinstance(item, tuple) else (item, None)
         pixels = np.asarray(self.decoded.array[self.indices[index]])
         if seed is not None:
-            if self.redraw is not None:  # its own stream: the crop and flip stay as without it
+            if self.redraw is not None and self._redrawn(seed):  # own streams: crop and flip stay as without it
                 pixels = redraw_sketch(pixels, (seed, 1), self.redraw)
             tensor = augment(pixels, self.jitter, np.random.default_rng(seed)) * 2 - 1
         else:
@@ -74,6 +75,9 @@ class PairDataset(Dataset):
         if seed is not None and self.hints is not None:
             sample["hints"] = self._hints(tensor, seed)
         return sample
+
+    def _redrawn(self, seed: int) -> bool:
+        return self.redraw_share >= 1 or np.random.default_rng((seed, 3)).random() < self.redraw_share
 
     def _hints(self, tensor: torch.Tensor, seed: int) -> torch.Tensor:
         """Hint channels for one augmented sample, drawn from its true colors (own stream)."""
@@ -193,8 +197,11 @@ def _decoded_set(pairs: list[PairSource], folder: Path, data_config, *, augment:
     )
     if not decoded.names:
         raise SketchcolorError(f"no usable image pairs in {folder}")
+    # Color-only sets always get drawn sketches; pairs a share `data_config.redraw_pairs` of the time.
+    share = 1.0 if redraw else data_config.redraw_pairs
     return PairDataset(decoded, size=data_config.size, jitter=Jitter.from_config(data_config) if augment else None,
-                       redraw=LineStyle() if redraw and augment else None, hints=hints if augment else None)
+                       redraw=LineStyle() if share > 0 and augment else None, redraw_share=share,
+                       hints=hints if augment else None)
 
 
 def validation_hold_out(pairs: list[PairSource], data_config, seed: int, *,
