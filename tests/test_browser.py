@@ -248,6 +248,9 @@ def test_a_color_hint_turns_the_colors_in_a_real_browser(hint_server, page, tmp_
     hint_path.write_text(json.dumps(hint_file))
     page.set_input_files("#load-hints", str(hint_path))
     assert is_red(*hue_near(wait_for_result(page, 1), FOREHEAD))
+    page.check("#close-gaps")  # "Close small gaps" goes with the hints, and the hint still holds
+    assert page.evaluate("() => requestForm(new File([], 'sketch.png')).get('hint_gap')") == "0.016"
+    assert is_red(*hue_near(wait_for_result(page, 1), FOREHEAD))
     page.keyboard.press("e")
     expect(page.locator("#tool-eraser")).to_have_attribute("aria-pressed", "true")
     page.mouse.click(*on_canvas(page, *FOREHEAD))

@@ -258,6 +258,11 @@ def test_api_takes_hints_as_json_or_layer_and_explains_bad_ones(hint_model, mode
                             ({"hints": json.dumps({"points": [{"x": 9, "y": 1, "color": "rouge"}]})}, "color")):
         response = client.post("/api/colorize", files=file, data=fields)
         assert response.status_code == 422 and problem in response.json()["error"]
+    closed = client.post("/api/colorize", files=file, data={"hints": json.dumps(RED), "hint_gap": "0.05"})
+    assert closed.status_code == 200
+    too_wide = client.post("/api/colorize", files=file, data={"hints": json.dumps(RED), "hint_gap": "0.5"})
+    assert too_wide.status_code == 422 and "hint_gap" in too_wide.json()["error"]
+    assert "hint_gap" in json.dumps(client.get("/openapi.json").json())
     assert client.get("/api/models").json()["models"][0]["hints"] is True
     refusing = TestClient(create_app(Settings(backend="torch", model=str(model_dir))))
     response = refusing.post("/api/colorize", files=file, data={"hints": json.dumps(RED)})

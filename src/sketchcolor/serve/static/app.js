@@ -16,6 +16,7 @@ const MIN_STEP_PX = 3; // a stroke's points are at least this far apart on scree
 const KEY_STEP = 0.02; // an arrow key moves the keyboard brush this share of the sketch (Shift: 5x)
 const DOT_SIZE = 0.02; // hint-file defaults when a file leaves sizes out (hints.py RADIUS x 2 and WIDTH)
 const STROKE_SIZE = 0.015;
+const CLOSE_GAP = "0.016"; // hint_gap when "Close small gaps" is ticked: gaps up to 4 px of a 256 px page (MODEL_CARD.md)
 
 let model = null; // GET /api/models: working size, size multiple, upload limits, whether it takes hints
 let current = null; // the chosen File, kept so changing an option or a hint colorizes it again
@@ -559,7 +560,10 @@ function requestForm(file) {
   form.append("file", file);
   form.append("lines", $("lines").value);
   if ($("size").value) form.append("size", $("size").value);
-  if (model && model.hints && hints.marks.length) form.append("hints", JSON.stringify(hintFile()));
+  if (model && model.hints && hints.marks.length) {
+    form.append("hints", JSON.stringify(hintFile()));
+    if ($("close-gaps").checked) form.append("hint_gap", CLOSE_GAP);
+  }
   return form;
 }
 
@@ -643,7 +647,7 @@ drop.addEventListener("drop", (event) => {
 drop.addEventListener("keydown", (event) => {
   if (event.key === "Enter" || event.key === " ") $("file").click();
 });
-["lines", "size"].forEach((id) => $(id).addEventListener("change", colorizeNow));
+["lines", "size", "close-gaps"].forEach((id) => $(id).addEventListener("change", colorizeNow));
 
 canvas.addEventListener("pointerdown", onPointerDown);
 canvas.addEventListener("pointermove", onPointerMove);
