@@ -1,8 +1,8 @@
 """Draw docs/images/hints-example.png: OpenMoji test-split outlines colorized by the bundled model
 without hints, with 8 hints of OpenMoji's own colors, and with the same hints' hues turned.
 
-Per row: no hints | the hints on the outline | the result | the turned hints | the result |
-OpenMoji's colors. Hints are drawn from OpenMoji's colors exactly as `evaluate --hints` draws
+Per row: no hints | the hints on the outline | the result | the result with small gaps closed
+(`--hint-gap 0.016`) | the turned hints | the result | OpenMoji's colors. Hints are drawn from OpenMoji's colors exactly as `evaluate --hints` draws
 them (seed 0 per emoji), so the figure shows what the measured numbers measure.
 
     python docs/make_hints_figure.py --package openmoji-17.0.0.tgz   # from `npm pack openmoji`
@@ -26,6 +26,7 @@ from sketchcolor.hints import Hints, hints_image, rotate_hue, simulate_hints
 EMOJI = ("1F408", "1F33A", "1F439")  # test split (never trained on): cat, hibiscus, hamster
 SIZE = 256
 HINTS = 8
+CLOSE_GAP = 0.016  # as the web page's "Close small gaps"
 
 
 def render(package: tarfile.TarFile, kind: str, code: str) -> Image.Image:
@@ -49,7 +50,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "images" / "hints-example.png")
     args = parser.parse_args()
     colorizer = Colorizer.from_pretrained(args.model, backend="torch", precision="fp32")
-    figure = Image.new("RGB", (6 * SIZE, len(EMOJI) * SIZE), "white")
+    figure = Image.new("RGB", (7 * SIZE, len(EMOJI) * SIZE), "white")
     with tarfile.open(args.package) as package:
         for row, code in enumerate(EMOJI):
             sketch, real = render(package, "black", code), render(package, "color", code)
@@ -58,7 +59,8 @@ def main() -> None:
                                   chromatic=True)
             turned = rotate_hue(true, rng)
             columns = (colorizer(sketch), with_hints(sketch, true), colorizer(sketch, hints=true),
-                       with_hints(sketch, turned), colorizer(sketch, hints=turned), real)
+                       colorizer(sketch, hints=true, hint_gap=CLOSE_GAP), with_hints(sketch, turned),
+                       colorizer(sketch, hints=turned), real)
             for column, image in enumerate(columns):
                 figure.paste(image, (column * SIZE, row * SIZE))
     args.out.parent.mkdir(parents=True, exist_ok=True)
