@@ -2,8 +2,9 @@
 without hints, with 8 hints of OpenMoji's own colors, and with the same hints' hues turned.
 
 Per row: no hints | the hints on the outline | the result | the result with small gaps closed
-(`--hint-gap 0.016`) | the turned hints | the result | OpenMoji's colors. Hints are drawn from OpenMoji's colors exactly as `evaluate --hints` draws
-them (seed 0 per emoji), so the figure shows what the measured numbers measure.
+(`--hint-gap 0.016`) | the turned hints | the result | OpenMoji's colors. Hints are drawn from
+OpenMoji's colors exactly as `evaluate --hints` draws them (seed 0 per emoji), so the figure
+shows what the measured numbers measure.
 
     python docs/make_hints_figure.py --package openmoji-17.0.0.tgz   # from `npm pack openmoji`
 """
