@@ -52,7 +52,7 @@ def test_the_fastest_job_wins_set_up_included(tmp_path, tiny_config, fp32_only):
 
 def test_measurements_are_cached_per_cpu_and_batch(tmp_path, tiny_config, fp32_only, monkeypatch, caplog):
     built: list[str] = []
-    build = timed_builds({}, {"torch": 0.001, "onnx": 0.002}, built)
+    build = timed_builds({}, {"torch": 0.001, "onnx": 0.05}, built)  # far apart: a loaded machine oversleeps
     with caplog.at_level(logging.INFO, logger="sketchcolor"):
         choose(build, tiny_config, size=32, batch=2, images=10, cache_dir=tmp_path)
     assert "backend auto: torch/fp32" in caplog.text and "ms/image" in caplog.text
@@ -71,7 +71,7 @@ def test_measurements_are_cached_per_cpu_and_batch(tmp_path, tiny_config, fp32_o
 def test_a_torn_cache_is_measured_again_and_an_unwritable_one_only_warned(tmp_path, tiny_config, fp32_only, caplog):
     (tmp_path / CACHE_FILE).write_text('{"abc": {"timings": {"torch/fp32": {"bogus": 1}}}} trailing')
     built: list[str] = []
-    build = timed_builds({}, {"torch": 0.001, "onnx": 0.002}, built)
+    build = timed_builds({}, {"torch": 0.001, "onnx": 0.05}, built)  # far apart: a loaded machine oversleeps
     assert choose(build, tiny_config, size=32, batch=1, images=1, cache_dir=tmp_path).candidate.backend == "torch"
     assert len(json.loads((tmp_path / CACHE_FILE).read_text())) == 1
     blocked = tmp_path / "file"
