@@ -110,8 +110,7 @@ def colorize(inputs: tuple[str, ...], out_dir: Path, model: str | None, device: 
     if hints is not None and hints.is_file() and len(paths) + len(missing) > 1:
         raise click.UsageError("a hint file is for one page: for several, give --hints a folder of hint files "
                                "named after the pages")
-    tuning = {name: value for name, value in (("smooth", smooth), ("hint_fill", hint_fill), ("hint_gap", hint_gap))
-              if value is not None}
+    tuning = _given(smooth=smooth, hint_fill=hint_fill, hint_gap=hint_gap)
     colorizer = Colorizer.from_pretrained(model, device=device, batch_size=batch_size, backend=backend,
                                           precision=precision, images=len(paths), lines=lines, detail=detail,
                                           **tuning)
@@ -181,7 +180,7 @@ def evaluate(model, data_root, split, report_dir, fid_weights, limit, size, sket
     else:
         model_dir = resolve_model_dir(model)
         # fp32 eager: scores describe the model, not the runtime that happens to be fastest here
-        fill = {name: value for name, value in (("hint_fill", hint_fill), ("hint_gap", hint_gap)) if value is not None}
+        fill = _given(hint_fill=hint_fill, hint_gap=hint_gap)
         colorizer = Colorizer.from_pretrained(model_dir, device=device, batch_size=batch_size, lines=lines,
                                               backend="torch", precision="fp32", **fill)
         label, source = model_label(model_dir), str(model_dir)
@@ -211,6 +210,11 @@ def evaluate(model, data_root, split, report_dir, fid_weights, limit, size, sket
         click.echo(table.read_text())
         click.echo(f"report: {table}, {report_dir / 'hints.csv'}, {report_dir / 'hints.png'}")
     _fail_if_skipped(pairs)
+
+
+def _given(**options) -> dict:
+    """The options given on the command line (not None): the rest keep the Colorizer's defaults."""
+    return {name: value for name, value in options.items() if value is not None}
 
 
 def _counts(text: str, option: str) -> list[int]:

@@ -30,7 +30,7 @@ from ..compose import LINE_MODES
 from ..errors import SketchcolorError
 from ..hints import Hints, hint_layer, parse_hints
 from ..imageio import ImageReadError, ImageTooLargeError, decode_image, png_bytes, read_layer
-from ..inference import MAX_HINT_GAP, Colorizer
+from ..inference import HINT_GAP, MAX_HINT_GAP, Colorizer
 from .guards import RequestLimits, deadline_protocol
 from .pages import STATIC, page
 from .pool import QueueFull, WorkerPool
@@ -89,7 +89,7 @@ class Service:
             raise HTTPException(422, str(err)) from None
 
     def colorize_png(self, data: bytes, name: str, lines: str, size: int, hints: Hints | None = None,
-                     layer: bytes | None = None, hint_gap: float | None = None) -> bytes:
+                     layer: bytes | None = None, hint_gap: float = HINT_GAP) -> bytes:
         """Runs on a pool thread: decode the sketch (and the hint layer), colorize, encode."""
         sketch = decode_image(data, name, self.settings.max_pixels)
         if layer is not None:
@@ -99,8 +99,7 @@ class Service:
                 raise SketchcolorError(str(err)) from None
         if hints:
             hints.check(sketch.size)
-        gap = {} if hint_gap is None else {"hint_gap": hint_gap}
-        return png_bytes(self.colorizer(sketch, lines=lines, size=size, hints=hints, **gap))
+        return png_bytes(self.colorizer(sketch, lines=lines, size=size, hints=hints, hint_gap=hint_gap))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -159,9 +158,9 @@ def _api_routes() -> APIRouter:
         hints: Annotated[str | None, Form(description=HINTS_FIELD)] = None,
         hint_layer: Annotated[UploadFile | None, File(description="color hints as an RGBA PNG of the sketch's "
                                                                    "size, opaque where there are hints")] = None,
-        hint_gap: Annotated[float | None, Form(ge=0, le=MAX_HINT_GAP,
-                                               description="gaps in an outline up to this fraction of the page's "
-                                                           "side stop a hint's fill (default 0: none do)")] = None,
+        hint_gap: Annotated[float, Form(ge=0, le=MAX_HINT_GAP,
+                                        description="gaps in an outline up to this fraction of the page's side "
+                                                    "stop a hint's fill (0: none do)")] = HINT_GAP,
     ) -> Response:
         """Colorize one sketch, following the color hints if any; the result is a PNG at the sketch's size."""
         # `lines` is spelled out (compose.LINE_MODES) so the OpenAPI schema lists its values.
