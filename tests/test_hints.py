@@ -210,6 +210,20 @@ def test_hint_gap_keeps_a_fill_inside_an_outline_with_a_gap(hint_model):
         colorizer(sketch, hints=hint, hint_gap=0.5)
 
 
+def test_a_faint_outline_holds_a_fill_once_the_page_is_cleaned(hint_model):
+    sketch = Image.new("L", (128, 128), 255)
+    ImageDraw.Draw(sketch).rectangle([20, 20, 60, 100], outline=170, width=3)  # light pencil: paler than ink
+    colorizer = Colorizer.from_pretrained(hint_model, device="cpu", backend="torch", precision="fp32", hint_fill=1.0)
+    hint = {"points": [{"x": 40, "y": 60, "color": "#2040e0", "radius": 2}]}
+    outside, inside = (slice(30, 90), slice(70, 100)), (slice(30, 90), slice(30, 50))
+    plain = np.asarray(colorizer(sketch, hints=hint, hint_fill=0), dtype=float)
+    raw = np.asarray(colorizer(sketch, hints=hint, clean=False), dtype=float)
+    cleaned = np.asarray(colorizer(sketch, hints=hint), dtype=float)  # cleaning is the default
+    assert np.abs(raw[outside] - (32, 64, 224)).max() < 12  # the pale line stopped nothing
+    assert np.abs(cleaned[outside] - plain[outside]).max() < 12  # made ink, it holds the fill in
+    assert np.abs(cleaned[inside] - (32, 64, 224)).max() < 12
+
+
 def test_training_samples_carry_hints_a_share_without(tmp_path, pair_root, hint_config):
     from sketchcolor.data import train_val_sets
 
@@ -263,6 +277,8 @@ def test_api_takes_hints_as_json_or_layer_and_explains_bad_ones(hint_model, mode
     too_wide = client.post("/api/colorize", files=file, data={"hints": json.dumps(RED), "hint_gap": "0.5"})
     assert too_wide.status_code == 422 and "hint_gap" in too_wide.json()["error"]
     assert "hint_gap" in json.dumps(client.get("/openapi.json").json())
+    raw = client.post("/api/colorize", files=file, data={"clean": "false"})
+    assert raw.status_code == 200 and "clean" in json.dumps(client.get("/openapi.json").json())
     assert client.get("/api/models").json()["models"][0]["hints"] is True
     refusing = TestClient(create_app(Settings(backend="torch", model=str(model_dir))))
     response = refusing.post("/api/colorize", files=file, data={"hints": json.dumps(RED)})

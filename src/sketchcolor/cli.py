@@ -68,6 +68,12 @@ BACKEND_OPTION = click.option(
          "and job (measured once, cached in ~/.cache/sketchcolor/backends.json).")
 
 
+CLEAN_OPTION = click.option(
+    "--clean/--no-clean", default=None,
+    help="Before coloring, bring a scanned page's gray paper to white and faint lines to ink, as a scan is "
+         "cleaned [default: on; a clean digital page is left as it is]; --no-clean keeps the page's levels.")
+
+
 @cli.command()
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("-o", "--out", "out_dir", required=True, type=FOLDER, help="Output folder.")
@@ -96,9 +102,10 @@ BACKEND_OPTION = click.option(
 @click.option("--smooth", default=None, type=click.IntRange(min=0), metavar="ROUNDS",
               help="With --lines keep: rounds of evening colors out inside the lines [default: 256, as the model "
                    "card measured]; 0 keeps the network's colors as painted.")
+@CLEAN_OPTION
 def colorize(inputs: tuple[str, ...], out_dir: Path, model: str | None, device: str, batch_size: int, lines: str,
              backend: str, precision: str, detail: str, hints: Path | None, layers: bool, hint_fill: float | None,
-             hint_gap: float | None, smooth: int) -> None:
+             hint_gap: float | None, smooth: int, clean: bool | None) -> None:
     """Colorize sketches (files, folders or globs) into OUT/<name>.png, at each input's size,
     following color hints if given."""
     from .colorize_files import colorize_paths, expand_inputs
@@ -110,7 +117,7 @@ def colorize(inputs: tuple[str, ...], out_dir: Path, model: str | None, device: 
     if hints is not None and hints.is_file() and len(paths) + len(missing) > 1:
         raise click.UsageError("a hint file is for one page: for several, give --hints a folder of hint files "
                                "named after the pages")
-    tuning = _given(smooth=smooth, hint_fill=hint_fill, hint_gap=hint_gap)
+    tuning = _given(smooth=smooth, hint_fill=hint_fill, hint_gap=hint_gap, clean=clean)
     colorizer = Colorizer.from_pretrained(model, device=device, batch_size=batch_size, backend=backend,
                                           precision=precision, images=len(paths), lines=lines, detail=detail,
                                           **tuning)
@@ -157,8 +164,14 @@ def colorize(inputs: tuple[str, ...], out_dir: Path, model: str | None, device: 
               help="As `colorize --hint-fill` [default: colorize's].")
 @click.option("--hint-gap", type=click.FloatRange(0, 0.1), default=None, metavar="FRACTION",
               help="As `colorize --hint-gap` [default: colorize's].")
+@CLEAN_OPTION
+@click.option("--sketch-style", default="given", show_default=True, type=click.Choice(["given", "scan", "faint", "thick", "photo"]),
+              help="Score every sketch as if it came that way: scan (gray sheet, pencil, grain, uneven light), "
+                   "faint (light pencil), thick (heavy marker), photo (a phone picture: half size, JPEG); "
+                   "drawn from a seed per file.")
 def evaluate(model, data_root, split, report_dir, fid_weights, limit, size, sketch_side, device, batch_size, lines,
-             baseline, aligned_only, colors_only, hint_counts, counterfactual, hint_fill, hint_gap) -> None:
+             baseline, aligned_only, colors_only, hint_counts, counterfactual, hint_fill, hint_gap, clean,
+             sketch_style) -> None:
     """Score a model on a split: SSIM, PSNR, L1, colorfulness, CIEDE2000, line fidelity and FID.
     Writes REPORT/metrics.json (the means), per_image.csv (each image's scores) and grid.png."""
     from .baselines import BASELINES
@@ -180,11 +193,12 @@ def evaluate(model, data_root, split, report_dir, fid_weights, limit, size, sket
     else:
         model_dir = resolve_model_dir(model)
         # fp32 eager: scores describe the model, not the runtime that happens to be fastest here
-        fill = _given(hint_fill=hint_fill, hint_gap=hint_gap)
+        chosen = _given(hint_fill=hint_fill, hint_gap=hint_gap, clean=clean)
         colorizer = Colorizer.from_pretrained(model_dir, device=device, batch_size=batch_size, lines=lines,
-                                              backend="torch", precision="fp32", **fill)
+                                              backend="torch", precision="fp32", **chosen)
         label, source = model_label(model_dir), str(model_dir)
-    pairs = load_pages(data_root, split, sketch_side, aligned=aligned_only, colors=colors_only)
+    pairs = load_pages(data_root, split, sketch_side, aligned=aligned_only, colors=colors_only,
+                       sketch_style=sketch_style)
     fid = load_fid(fid_weights, resolve_device(device), default_cache_dir() / "fid")
     report_dir = report_dir or Path("reports") / f"{label}-{split}"
     by_count = {}
@@ -196,7 +210,8 @@ def evaluate(model, data_root, split, report_dir, fid_weights, limit, size, sket
                 "lines": "model" if baseline else lines, "aligned_only": aligned_only, "colors_only": colors_only,
                 "skipped": len(pairs.skipped), "hints": count, "counterfactual": counterfactual,
                 "hint_fill": None if baseline else colorizer.options.hint_fill,
-                "hint_gap": None if baseline else colorizer.options.hint_gap}
+                "hint_gap": None if baseline else colorizer.options.hint_gap,
+                "clean": None if baseline else colorizer.options.clean, "sketch_style": sketch_style}
         out = report_dir if len(counts) == 1 else report_dir / f"hints-{count}"
         write_report(evaluation, out, info, label)
         click.echo((f"{count} hints per page:\n" if len(counts) > 1 else "") + format_table(evaluation.metrics))
@@ -256,9 +271,11 @@ def _counts(text: str, option: str) -> list[int]:
 @click.option("--hints", "hint_count", default=0, show_default=True, type=click.IntRange(min=0),
               help="Color hints per page (as `evaluate --hints`) for the methods that take hints; others get none.")
 @click.option("--counterfactual", is_flag=True, help="Hints with their hue turned (as `evaluate --counterfactual`).")
+@click.option("--sketch-style", default="given", show_default=True,
+              type=click.Choice(["given", "scan", "faint", "thick", "photo"]), help="As `evaluate --sketch-style`.")
 def compare(methods, data_root, split, report_dir, epochs, limit, size, sketch_side, lines, grid_count, candidate,
             aligned_only, colors_only, fid_weights, device, batch_size, style_data, nst_steps, vgg_weights,
-            hint_count, counterfactual) -> None:
+            hint_count, counterfactual, sketch_style) -> None:
     """Score METHODS on the same pairs: run folders, model folders, or the baselines `sketch`
     (the sketch itself) and `nst` (Neural Style Transfer). Writes REPORT/table.md, table.csv,
     per_image.csv (every score of every method on every image) and a labelled grid.png, and
@@ -284,7 +301,8 @@ def compare(methods, data_root, split, report_dir, epochs, limit, size, sketch_s
     resolved = [resolve_method(m, device=device, lines=lines, batch_size=batch_size, data=style_data or data_root,
                                steps=nst_steps, size=size, vgg_weights=vgg_weights) for m in methods]
     distinct_labels(resolved)
-    pairs = load_pages(data_root, split, sketch_side, aligned=aligned_only, colors=colors_only)
+    pairs = load_pages(data_root, split, sketch_side, aligned=aligned_only, colors=colors_only,
+                       sketch_style=sketch_style)
     fid = load_fid(fid_weights, resolve_device(device), default_cache_dir() / "fid")
     rows, grid = run_compare(resolved, pairs, size=size, fid=fid, limit=limit, batch_size=batch_size, epochs=kept,
                              grid_count=grid_count, lines=lines, device=device,

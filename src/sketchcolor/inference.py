@@ -21,8 +21,7 @@ from .config import Config
 from .device import resolve_device
 from .errors import SketchcolorError
 from .hints import HINT_CHANNELS, Hints, as_hints, draw_hints, fill_hints, paint_hints
-from .imageio import to_gray
-from .page import PAGE_SCALE, Layers, Region, compose_page, fit_box, fit_region, tile_region
+from .page import PAGE_SCALE, Layers, Region, compose_page, fit_box, fit_region, page_gray, tile_region
 from .runtime import BACKENDS, PRECISIONS, FrozenCompiled, autocast, pick_backend, pick_precision
 from .tiling import colorize_tiled
 
@@ -35,6 +34,7 @@ COMPOSE_THREADS = 2
 HINT_FILL = 0.5  # PageOptions.hint_fill: chosen on the validation sets (MODEL_CARD.md)
 HINT_GAP = 0.0  # PageOptions.hint_gap: likewise
 MAX_HINT_GAP = 0.1
+CLEAN = True  # PageOptions.clean: chosen on validation pages (MODEL_CARD.md, "Scanned, faint and photographed pages")
 NO_HINTS = ("this model was trained without color hints: colorize without hints, or use a hint-capable model "
             "(the bundled default takes them)")
 
@@ -53,6 +53,9 @@ class PageOptions:
     # Gaps in an outline up to this fraction of the page's side are closed for a hint's fill, as
     # a painting program's "close gap" does (0: a fill runs through every gap).
     hint_gap: float = HINT_GAP
+    # Levels before coloring: the paper made white and the darkest lines black (page.page_gray),
+    # for scanned, faint or photographed pages; a clean digital page is nearly unchanged.
+    clean: bool = CLEAN
 
     def __post_init__(self) -> None:
         if self.smooth < 0:
@@ -174,14 +177,14 @@ class Colorizer:
         size = chosen.size or self.size
         hints = self._checked_hints(images, hints)
         if chosen.detail == "tiles":  # tiles run the network page by page: composed here, in order
-            return [_done(self._tiled(to_gray(image), size, chosen, page_hints))
+            return [_done(self._tiled(page_gray(image, chosen.clean), size, chosen, page_hints))
                     for image, page_hints in zip(images, hints)]
         # Kept lines need the page where its lines are resolved, to flatten the colors inside
         # them; the network's own page needs only its output, resized once.
         side = size * PAGE_SCALE if chosen.lines == "keep" else size
         futures: list[Future[Layers]] = []
         for start in range(0, len(images), self.batch_size):
-            grays = [to_gray(image) for image in images[start : start + self.batch_size]]
+            grays = [page_gray(image, chosen.clean) for image in images[start : start + self.batch_size]]
             batch_hints = hints[start : start + self.batch_size]
             regions = [fit_region(gray, side) for gray in grays]
             given = None

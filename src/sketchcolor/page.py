@@ -18,15 +18,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from .compose import flat_colors, lay_lines_over
-from .imageio import to_gray, to_pil, to_tensor
+from .imageio import INK_GRAY, to_gray, to_pil, to_tensor
 
 PAGE_SCALE = 2  # colorize composes at 2 working sizes, where the page's lines are still resolved
 PAPER = 1.0  # white, in the [-1, 1] tensor range
 WHITE = {"L": 255, "RGB": (255, 255, 255)}
+# Cleaning a captured page (`clean`). The network and the composition expect white paper and
+# ink-dark lines (imageio.INK_LEVEL: where colors stop). Paper is most of a sketch, so the gray
+# that PAPER_SHARE of its pixels reach or pass is its paper even under grain. A page whose paper
+# is darker than PAPER_WHITE is divided by its sheet, estimated as the lightest gray around each
+# point over BACKGROUND_WINDOW of the page's side (a flat field, as document scanners do), so an
+# unevenly lit sheet turns white everywhere; then a page with no line as dark as ink gets its
+# darkest LINE_SHARE of pixels made black. Chosen on validation pages (MODEL_CARD.md, "Scanned,
+# faint and photographed pages").
+PAPER_SHARE = 0.25
+PAPER_WHITE = 224  # 8-bit gray: off-white paper lighter than this is left to the network
+LINE_SHARE = 0.005
+GRAIN_CLIP = 2.0  # in quartile spreads of the paper's gray (upper quartile - median)
+BACKGROUND_WINDOW = 1 / 12  # wider than any line, narrower than the light's changes
+MIN_LEVEL_RANGE = 16  # "lines" this close to white are the paper's grain: no lines to darken
 
 
 @dataclass(frozen=True)
@@ -40,6 +55,37 @@ class Box:
 
     def crop(self, tensor: torch.Tensor) -> torch.Tensor:
         return tensor[..., self.top : self.top + self.height, self.left : self.left + self.width]
+
+
+def page_gray(image: Image.Image, clean: bool) -> Image.Image:
+    """The page as the gray sketch it is colorized from; with `clean`, a gray or unevenly lit
+    sheet made white and faint lines made ink-dark (a clean digital page comes back unchanged)."""
+    gray = to_gray(image)
+    if not clean:
+        return gray
+    pixels = np.asarray(gray, dtype=np.float32)
+    if np.quantile(pixels, 1 - PAPER_SHARE) < PAPER_WHITE:
+        flat = pixels / np.maximum(_sheet(gray), 1)
+        # The sheet estimate is the grain's lightest: paper down to GRAIN_CLIP spreads of its
+        # grain below its middle goes to white, so the grain is not drawn over the colors.
+        middle, upper = np.quantile(flat, [1 - 2 * PAPER_SHARE, 1 - PAPER_SHARE])
+        white = max(middle - GRAIN_CLIP * (upper - middle), 1e-3)
+        pixels = np.clip(255 * flat / white, 0, 255)
+    line = np.quantile(pixels, LINE_SHARE)
+    if INK_GRAY < line < 255 - MIN_LEVEL_RANGE:  # no line as dark as ink, but lines there are
+        pixels = np.clip(255 * (pixels - line) / (255 - line), 0, 255)
+    return Image.fromarray(np.round(pixels).astype(np.uint8), mode="L")
+
+
+def _sheet(gray: Image.Image) -> np.ndarray:
+    """The sheet under the lines: the lightest gray within BACKGROUND_WINDOW of each point,
+    found on a 96 px copy of the page (fast at any size) and smoothed."""
+    scale = 96 / max(gray.size)
+    small = gray.resize((max(1, round(gray.width * scale)), max(1, round(gray.height * scale))),
+                        Image.Resampling.BOX)
+    window = 2 * round(96 * BACKGROUND_WINDOW / 2) + 1
+    sheet = small.filter(ImageFilter.MaxFilter(window)).filter(ImageFilter.BoxBlur(window // 2))
+    return np.asarray(sheet.resize(gray.size, Image.Resampling.BILINEAR), dtype=np.float32)
 
 
 def fit_box(width: int, height: int, side: int) -> Box:

@@ -15,6 +15,8 @@ from PIL import Image
 from ..errors import SketchcolorError
 from ..imageio import ImageReadError
 from .cache import cache_key
+from .restyle import restyle
+from .sketchify import file_seed
 from .sources import BadPairError, PairSource, aligned_only, find_colors, find_pairs, load_pair, split_dir
 
 log = logging.getLogger("sketchcolor")
@@ -34,6 +36,7 @@ class PagePairs:
     sources: list[PairSource]
     sketch_side: str = "auto"
     label: str = ""  # names the set in logs (e.g. the dataset folder)
+    sketch_style: str = "given"  # each sketch as restyle.py would bring it (given: as read)
     skipped: dict[str, str] = field(default_factory=dict)
 
     def __len__(self) -> int:
@@ -41,7 +44,7 @@ class PagePairs:
 
     def limited(self, limit: int | None) -> "PagePairs":
         """The first `limit` pairs (all for None)."""
-        return PagePairs(self.sources[:limit], self.sketch_side, self.label, self.skipped)
+        return PagePairs(self.sources[:limit], self.sketch_side, self.label, self.sketch_style, self.skipped)
 
     def fingerprint(self, size: int) -> str:
         """Identifies exactly these pairs scored at this size (for caches of statistics about them)."""
@@ -60,7 +63,8 @@ class PagePairs:
 
     def _read(self, source: PairSource) -> PagePair | None:
         try:
-            return PagePair(source.name, *load_pair(source, self.sketch_side))
+            sketch, color = load_pair(source, self.sketch_side)
+            return PagePair(source.name, restyle(sketch, self.sketch_style, file_seed(source.name)), color)
         except (ImageReadError, BadPairError) as err:
             if source.name not in self.skipped:
                 log.error("%s (skipped)", err)
@@ -69,13 +73,14 @@ class PagePairs:
 
 
 def load_pages(root: str | Path, split: str, sketch_side: str = "auto", *, aligned: bool = False,
-               colors: bool = False) -> PagePairs:
+               colors: bool = False, sketch_style: str = "given") -> PagePairs:
     """`root/split` as PagePairs; `aligned` keeps only the pairs a manifest marks pixel-aligned;
-    `colors`: the folder holds color-only images, each scored on its fixed drawn sketch."""
+    `colors`: the folder holds color-only images, each scored on its fixed drawn sketch;
+    `sketch_style`: every sketch restyled (restyle.py), as if drawn or captured that way."""
     folder = split_dir(root, split)
     pairs = find_colors(folder) if colors else find_pairs(folder)
     pairs = aligned_only(pairs, folder) if aligned else pairs
-    return PagePairs(pairs, sketch_side, f"{folder.parent.name}/{folder.name}")
+    return PagePairs(pairs, sketch_side, f"{folder.parent.name}/{folder.name}", sketch_style)
 
 
 def held_out(sources: list[PairSource], count: int, seed: int) -> tuple[list[PairSource], list[PairSource]]:

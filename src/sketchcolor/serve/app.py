@@ -30,7 +30,7 @@ from ..compose import LINE_MODES
 from ..errors import SketchcolorError
 from ..hints import Hints, hint_layer, parse_hints
 from ..imageio import ImageReadError, ImageTooLargeError, decode_image, png_bytes, read_layer
-from ..inference import HINT_GAP, MAX_HINT_GAP, Colorizer
+from ..inference import CLEAN, HINT_GAP, MAX_HINT_GAP, Colorizer
 from .guards import RequestLimits, deadline_protocol
 from .pages import STATIC, page
 from .pool import QueueFull, WorkerPool
@@ -89,7 +89,7 @@ class Service:
             raise HTTPException(422, str(err)) from None
 
     def colorize_png(self, data: bytes, name: str, lines: str, size: int, hints: Hints | None = None,
-                     layer: bytes | None = None, hint_gap: float = HINT_GAP) -> bytes:
+                     layer: bytes | None = None, hint_gap: float = HINT_GAP, clean: bool = CLEAN) -> bytes:
         """Runs on a pool thread: decode the sketch (and the hint layer), colorize, encode."""
         sketch = decode_image(data, name, self.settings.max_pixels)
         if layer is not None:
@@ -99,7 +99,8 @@ class Service:
                 raise SketchcolorError(str(err)) from None
         if hints:
             hints.check(sketch.size)
-        return png_bytes(self.colorizer(sketch, lines=lines, size=size, hints=hints, hint_gap=hint_gap))
+        return png_bytes(self.colorizer(sketch, lines=lines, size=size, hints=hints, hint_gap=hint_gap,
+                                        clean=clean))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -161,6 +162,8 @@ def _api_routes() -> APIRouter:
         hint_gap: Annotated[float, Form(ge=0, le=MAX_HINT_GAP,
                                         description="gaps in an outline up to this fraction of the page's side "
                                                     "stop a hint's fill (0: none do)")] = HINT_GAP,
+        clean: Annotated[bool, Form(description="bring a scanned page's gray paper to white and faint lines to "
+                                                "ink before coloring (a clean page is left as it is)")] = CLEAN,
     ) -> Response:
         """Colorize one sketch, following the color hints if any; the result is a PNG at the sketch's size."""
         # `lines` is spelled out (compose.LINE_MODES) so the OpenAPI schema lists its values.
@@ -176,7 +179,7 @@ def _api_routes() -> APIRouter:
         retry = {"Retry-After": str(service.settings.retry_after_s)}
         try:
             png = await service.pool.run(service.colorize_png, data, file.filename or "upload", lines, working,
-                                         page_hints, layer, hint_gap)
+                                         page_hints, layer, hint_gap, clean)
         except QueueFull:
             raise HTTPException(503, "the colorizer is busy; try again shortly", headers=retry) from None
         except asyncio.CancelledError:  # the server is stopping: uvicorn cancels what outlasts its grace period

@@ -1,0 +1,79 @@
+"""Sketches brought in other ways (data/restyle.py) and the levels that clean a captured page
+(page.page_gray): what `evaluate --sketch-style` measures and what `colorize --clean` fixes."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from conftest import run_cli, write_pairs
+from sketchcolor.data import load_pages
+from sketchcolor.data.restyle import SKETCH_STYLES, restyle
+from sketchcolor.data.sketchify import file_seed
+from sketchcolor.imageio import INK_GRAY
+from sketchcolor.page import page_gray
+
+
+def outline(size: int = 256) -> Image.Image:
+    """Black ink on white paper: a box and a diagonal, as a clean digital sketch."""
+    sketch = Image.new("L", (size, size), 255)
+    draw = ImageDraw.Draw(sketch)
+    draw.rectangle([size // 8, size // 8, size * 5 // 8, size * 7 // 8], outline=0, width=3)
+    draw.line([(0, size - 1), (size - 1, 0)], fill=0, width=2)
+    return sketch
+
+
+def ink_share(image: Image.Image) -> float:
+    return float((np.asarray(image) < INK_GRAY).mean())
+
+
+def test_each_style_changes_the_sketch_as_its_capture_would_and_repeats_from_its_seed():
+    sketch = outline()
+    styled = {style: restyle(sketch, style, (0, 7)) for style in SKETCH_STYLES}
+    assert styled["given"].tobytes() == sketch.tobytes()
+    for style, image in styled.items():
+        assert image.size == sketch.size and image.mode == "L"
+        assert restyle(sketch, style, (0, 7)).tobytes() == image.tobytes()  # the same seed, the same page
+    assert restyle(sketch, "scan", (0, 8)).tobytes() != styled["scan"].tobytes()
+    paper = {style: np.median(np.asarray(image)) for style, image in styled.items()}
+    assert paper["scan"] < 235 and paper["photo"] < 235  # a gray sheet
+    assert paper["faint"] == paper["thick"] == 255  # white paper
+    assert ink_share(styled["faint"]) == 0 < ink_share(sketch)  # every line paler than ink
+    assert ink_share(styled["thick"]) > 1.5 * ink_share(sketch)  # heavier lines
+    with pytest.raises(ValueError, match="sketch style"):
+        restyle(sketch, "watercolor", 0)
+
+
+def test_cleaning_leaves_a_clean_page_alone_and_brings_captured_ones_to_paper_and_ink():
+    sketch = outline()
+    assert page_gray(sketch, clean=True).tobytes() == sketch.tobytes()
+    assert page_gray(restyle(sketch, "thick", 0), clean=True).tobytes() == restyle(sketch, "thick", 0).tobytes()
+    blank = Image.new("L", (64, 64), 200)
+    assert (np.asarray(page_gray(blank, clean=True)) == 255).all()  # a blank gray sheet: white paper, no lines made
+    lines = np.asarray(sketch) == 0
+    for style in ("scan", "faint", "photo"):
+        captured = restyle(sketch, style, 3)
+        before, after = np.asarray(captured, dtype=float), np.asarray(page_gray(captured, clean=True), dtype=float)
+        assert np.median(after) >= 245, style  # the sheet is paper again, however it was lit
+        contrast = [np.median(page[~lines]) - np.mean(page[lines]) for page in (before, after)]
+        assert contrast[1] > contrast[0] + 20, style  # lines stand out from the paper more than before
+        assert page_gray(captured, clean=False).tobytes() == captured.tobytes()
+    faint = np.asarray(page_gray(restyle(sketch, "faint", 3), clean=True))
+    assert (faint[lines] < INK_GRAY).mean() > 0.9  # pale pencil made ink: it stops colors now
+
+
+def test_evaluate_scores_restyled_sketches_and_says_how(tmp_path, model_dir):
+    write_pairs(tmp_path / "data" / "test", 3)
+    given = load_pages(tmp_path / "data", "test").first(1)[0]
+    faint = load_pages(tmp_path / "data", "test", sketch_style="faint").first(1)[0]
+    assert faint.color.tobytes() == given.color.tobytes()  # only the sketch changes
+    assert faint.sketch.tobytes() == restyle(given.sketch, "faint", file_seed(given.name)).tobytes()
+    result = run_cli("evaluate", "--model", model_dir, "--data", tmp_path / "data", "--sketch-style", "scan",
+                     "--no-clean", "--out", tmp_path / "report", "--device", "cpu")
+    assert result.returncode == 0, result.stderr
+    info = json.loads((tmp_path / "report" / "metrics.json").read_text())
+    assert info["sketch_style"] == "scan" and info["clean"] is False
+    bad = run_cli("evaluate", "--model", model_dir, "--data", tmp_path / "data", "--sketch-style", "oil")
+    assert bad.returncode == 2 and "oil" in bad.stderr and "Traceback" not in bad.stderr
+
