@@ -560,6 +560,7 @@ function requestForm(file) {
   form.append("file", file);
   form.append("lines", $("lines").value);
   if ($("size").value) form.append("size", $("size").value);
+  form.append("clean", $("clean").checked ? "true" : "false");
   if (model && model.hints && hints.marks.length) {
     form.append("hints", JSON.stringify(hintFile()));
     if ($("close-gaps").checked) form.append("hint_gap", CLOSE_GAP);
@@ -647,7 +648,7 @@ drop.addEventListener("drop", (event) => {
 drop.addEventListener("keydown", (event) => {
   if (event.key === "Enter" || event.key === " ") $("file").click();
 });
-["lines", "size", "close-gaps"].forEach((id) => $(id).addEventListener("change", colorizeNow));
+["lines", "size", "clean", "close-gaps"].forEach((id) => $(id).addEventListener("change", colorizeNow));
 
 canvas.addEventListener("pointerdown", onPointerDown);
 canvas.addEventListener("pointermove", onPointerMove);
