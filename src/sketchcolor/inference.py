@@ -54,7 +54,7 @@ class PageOptions:
     # a painting program's "close gap" does (0: a fill runs through every gap).
     hint_gap: float = HINT_GAP
     # Levels before coloring: the paper made white and the darkest lines black (page.page_gray),
-    # for scanned, faint or photographed pages; a clean digital page is nearly unchanged.
+    # for scanned, faint or photographed pages; a clean digital page comes back unchanged.
     clean: bool = CLEAN
 
     def __post_init__(self) -> None:
