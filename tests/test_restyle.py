@@ -77,3 +77,8 @@ def test_evaluate_scores_restyled_sketches_and_says_how(tmp_path, model_dir):
     bad = run_cli("evaluate", "--model", model_dir, "--data", tmp_path / "data", "--sketch-style", "oil")
     assert bad.returncode == 2 and "oil" in bad.stderr and "Traceback" not in bad.stderr
 
+
+def test_the_command_line_offers_every_style_restyle_draws():
+    from sketchcolor import cli
+
+    assert cli.SKETCH_STYLES == SKETCH_STYLES

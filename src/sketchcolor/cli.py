@@ -74,6 +74,15 @@ CLEAN_OPTION = click.option(
          "cleaned [default: on; a clean digital page is left as it is]; --no-clean keeps the page's levels.")
 
 
+# data.restyle.SKETCH_STYLES, spelled out so `--help` need not import the data stack (torch);
+# tests/test_restyle.py keeps the two equal.
+SKETCH_STYLES = ("given", "scan", "faint", "thick", "photo")
+SKETCH_STYLE_OPTION = click.option(
+    "--sketch-style", default="given", show_default=True, type=click.Choice(SKETCH_STYLES),
+    help="Score every sketch as if it came that way: scan (gray sheet, pencil, grain, uneven light), faint (light "
+         "pencil), thick (heavy marker), photo (a phone picture: half size, JPEG); drawn from a seed per file.")
+
+
 @cli.command()
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("-o", "--out", "out_dir", required=True, type=FOLDER, help="Output folder.")
@@ -165,10 +174,7 @@ def colorize(inputs: tuple[str, ...], out_dir: Path, model: str | None, device: 
 @click.option("--hint-gap", type=click.FloatRange(0, 0.1), default=None, metavar="FRACTION",
               help="As `colorize --hint-gap` [default: colorize's].")
 @CLEAN_OPTION
-@click.option("--sketch-style", default="given", show_default=True, type=click.Choice(["given", "scan", "faint", "thick", "photo"]),
-              help="Score every sketch as if it came that way: scan (gray sheet, pencil, grain, uneven light), "
-                   "faint (light pencil), thick (heavy marker), photo (a phone picture: half size, JPEG); "
-                   "drawn from a seed per file.")
+@SKETCH_STYLE_OPTION
 def evaluate(model, data_root, split, report_dir, fid_weights, limit, size, sketch_side, device, batch_size, lines,
              baseline, aligned_only, colors_only, hint_counts, counterfactual, hint_fill, hint_gap, clean,
              sketch_style) -> None:
@@ -271,8 +277,7 @@ def _counts(text: str, option: str) -> list[int]:
 @click.option("--hints", "hint_count", default=0, show_default=True, type=click.IntRange(min=0),
               help="Color hints per page (as `evaluate --hints`) for the methods that take hints; others get none.")
 @click.option("--counterfactual", is_flag=True, help="Hints with their hue turned (as `evaluate --counterfactual`).")
-@click.option("--sketch-style", default="given", show_default=True,
-              type=click.Choice(["given", "scan", "faint", "thick", "photo"]), help="As `evaluate --sketch-style`.")
+@SKETCH_STYLE_OPTION
 def compare(methods, data_root, split, report_dir, epochs, limit, size, sketch_side, lines, grid_count, candidate,
             aligned_only, colors_only, fid_weights, device, batch_size, style_data, nst_steps, vgg_weights,
             hint_count, counterfactual, sketch_style) -> None:
