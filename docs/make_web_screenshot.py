@@ -1,10 +1,13 @@
-"""Draw docs/images/web-hints.png: the web page after painting color hints on the example sketch.
+"""Draw the README's two pictures of the web page: docs/images/web-app.png, the whole page
+after colorizing the example sketch, and docs/images/web-hints.png, its painting area after
+color hints are painted on it.
 
 Starts `sketchcolor serve` on a free loopback port, opens the page in Debian's chromium
-(driven by Playwright, which downloads nothing), loads the hamster sketch, paints a few hints
-of different colors with the mouse, waits for the colored result and takes a screenshot.
+(driven by Playwright, which downloads nothing), loads the hamster sketch, takes the first
+screenshot, paints a few hints of different colors with the mouse, waits for the colored
+result and takes the second.
 
-    python docs/make_web_screenshot.py --out docs/images/web-hints.png [--model DIR]
+    python docs/make_web_screenshot.py [--app-out docs/images/web-app.png] [--out docs/images/web-hints.png] [--model DIR]
 """
 
 from __future__ import annotations
@@ -77,7 +80,7 @@ def paint(page, color: str, brush: float, points: list[tuple[float, float]]) -> 
 
 def painting_area(page) -> dict:
     """The page from the hint tools to the bottom of the sketch and result (about 1200x700);
-    the header, drop zone and options above are as in web-app.png."""
+    the header, drop zone and options above are in web-app.png."""
     top = page.locator("#hint-tools").bounding_box()["y"] - 16
     pair = page.locator(".pair").bounding_box()
     return {"x": 0, "y": top, "width": VIEWPORT["width"], "height": pair["y"] + pair["height"] + 16 - top}
@@ -86,6 +89,7 @@ def painting_area(page) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "images" / "web-hints.png")
+    parser.add_argument("--app-out", type=Path, default=Path(__file__).parent / "images" / "web-app.png")
     parser.add_argument("--model", default=None, help="model directory (default: the bundled model)")
     args = parser.parse_args()
     from playwright.sync_api import expect, sync_playwright
@@ -100,6 +104,8 @@ def main() -> None:
             sys.exit("the served model takes no hints; pass --model with a hint-capable model")
         page.set_input_files("#file", str(SKETCH))
         expect(page.locator("body")).to_have_attribute("data-state", "done")
+        args.app_out.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(args.app_out), full_page=True)
         for color, brush, points in HINTS:
             paint(page, color, brush, points)
         expect(page.locator("body")).to_have_attribute("data-state", "done")
@@ -109,7 +115,7 @@ def main() -> None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(args.out), clip=painting_area(page), full_page=True)
         browser.close()
-    print(f"wrote {args.out}")
+    print(f"wrote {args.app_out} and {args.out}")
 
 
 if __name__ == "__main__":
