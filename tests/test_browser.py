@@ -250,10 +250,10 @@ def test_a_color_hint_turns_the_colors_in_a_real_browser(hint_server, page, tmp_
     assert is_red(*hue_near(wait_for_result(page, 1), FOREHEAD))
     page.check("#close-gaps")  # "Close small gaps" goes with the hints, and the hint still holds
     assert page.evaluate("() => requestForm(new File([], 'sketch.png')).get('hint_gap')") == "0.016"
+    assert is_red(*hue_near(wait_for_result(page, 1), FOREHEAD))
     assert page.evaluate("() => requestForm(new File([], 'sketch.png')).get('clean')") == "true"  # on by default
     page.uncheck("#clean")  # a scan kept as it is: the form says so, and the hint still holds
     assert page.evaluate("() => requestForm(new File([], 'sketch.png')).get('clean')") == "false"
-    assert is_red(*hue_near(wait_for_result(page, 1), FOREHEAD))
     assert is_red(*hue_near(wait_for_result(page, 1), FOREHEAD))
     page.keyboard.press("e")
     expect(page.locator("#tool-eraser")).to_have_attribute("aria-pressed", "true")
