@@ -79,3 +79,40 @@ def test_tv_smooths_the_painted_layer_when_there_is_one():
     config = LossConfig(l1_weight=0.0, tv_weight=1.0, tv_power=1.0)
     assert losses.generator_loss(fake_logits, page, target, config, painted=painted).parts["tv"].item() == 0
     assert losses.generator_loss(fake_logits, page, target, config).parts["tv"] > 0
+
+
+def _hint_channels(height: int, width: int, spots: list[tuple[int, int, tuple[float, float, float]]]) -> torch.Tensor:
+    """Hint channels (1, 4, H, W) with a one-pixel hint of each (y, x, rgb in [-1, 1])."""
+    channels = torch.zeros(1, 4, height, width)
+    for y, x, rgb in spots:
+        channels[0, :3, y, x] = torch.tensor(rgb)
+        channels[0, 3, y, x] = 1.0
+    return channels
+
+
+def test_hinted_like_marks_every_pixel_colored_like_a_hint_anywhere_on_its_page():
+    target = torch.full((2, 3, 4, 6), -1.0)
+    target[:, 0, :, :3] = 1.0  # both pages: red on the left, black on the right
+    hints = torch.cat([_hint_channels(4, 6, [(0, 0, (0.95, -1.0, -1.0))]), _hint_channels(4, 6, [])])
+    like = losses.hinted_like(target, hints, distance=0.1)
+    assert like[0, 0, :, :3].eq(1).all() and like[0, 0, :, 3:].eq(0).all()  # red far from the hint too, not black
+    assert like[1].eq(0).all()  # a page without hints has nothing to follow
+    # A spread hint (mask 0.5) is not a hint's own color: only the marks themselves count.
+    hints[0, 3, 0, 0] = 0.5
+    assert losses.hinted_like(target, hints, distance=0.1).eq(0).all()
+
+
+def test_the_hint_l1_weighs_the_pixels_colored_like_a_hint():
+    target = torch.full((1, 3, 4, 6), -1.0)
+    target[:, 0, :, :3] = 1.0
+    generated = target.clone()
+    generated[:, :, :, :3] -= 0.5  # wrong on the hinted color's pixels only
+    hints = _hint_channels(4, 6, [(1, 1, (1.0, -1.0, -1.0))])
+    fake_logits = torch.zeros(1, 1, 2, 2)
+    plain = losses.generator_loss(fake_logits, generated, target, LossConfig(l1_weight=1.0), hints=hints)
+    assert "hint_l1" not in plain.parts  # off by default
+    config = LossConfig(l1_weight=1.0, hint_l1_weight=2.0)
+    weighted = losses.generator_loss(fake_logits, generated, target, config, hints=hints)
+    assert weighted.parts["hint_l1"].item() == pytest.approx(0.5)  # the mean error where red was hinted
+    assert (weighted.total - plain.total).item() == pytest.approx(2.0 * 0.5)
+    assert "hint_l1" not in losses.generator_loss(fake_logits, generated, target, config).parts  # no hints given

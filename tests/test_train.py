@@ -189,3 +189,14 @@ def test_init_from_fine_tunes_a_saved_generator_and_refuses_another_shape(pair_r
     wider = config.with_overrides([f"generator.ngf={tiny_config.generator.ngf * 2}"])
     with pytest.raises(SketchcolorError, match="init_from"):
         Trainer(wider, pair_root / "wider", pair_root)
+
+
+def test_a_hint_capable_run_can_weigh_the_pixels_colored_like_its_hints(pair_root, tiny_config):
+    overrides = ["generator.hints=true", "hints.none_share=0.0", "hints.mean_count=4"]
+    plain = Trainer(tiny_config.with_overrides(overrides), pair_root / "plain", pair_root)
+    batch = next(iter(plain.loader()[0]))
+    assert batch["hints"][:, 3].eq(1).any()
+    assert "g/hint_l1" not in plain.train_step(batch)
+    weighted = Trainer(tiny_config.with_overrides([*overrides, "loss.hint_l1_weight=50"]), pair_root / "w", pair_root)
+    scalars = weighted.train_step(batch)
+    assert 0 < scalars["g/hint_l1"] and scalars["g/total"] > 50 * scalars["g/hint_l1"]

@@ -115,6 +115,11 @@ class LossConfig:
     gp_weight: float = 10.0  # lambda of eq. 12; 0 disables the gradient penalty
     cycle_weight: float = 10.0  # CycleGAN: weight of each cycle-consistency L1 (train.trainer: cyclegan)
     identity_weight: float = 0.5  # CycleGAN: identity L1, as a fraction of cycle_weight
+    # Hint-capable generators: an extra L1 (this weight, not squared) over the pixels whose true
+    # color lies within hint_color_distance (RGB in [-1, 1]) of a color hinted on their page,
+    # anywhere on it: the pixels a hint says something about, so following it pays (0: off).
+    hint_l1_weight: float = 0.0
+    hint_color_distance: float = 0.15
 
 
 @dataclass

@@ -65,6 +65,24 @@ def gradient_penalty(
     return ((norms - 1.0) ** 2).mean()
 
 
+def hinted_like(target: torch.Tensor, hints: torch.Tensor, distance: float) -> torch.Tensor:
+    """(B, 1, H, W): 1 where a target pixel's color (B, 3, H, W) lies within `distance` of a
+    color hinted on its page (hint channels (B, 4, H, W), mask 1 on the hints themselves)."""
+    like = target.new_zeros(target.shape[0], 1, *target.shape[2:])
+    for page, (colors, page_hints) in enumerate(zip(target, hints)):
+        on = page_hints[3] >= 1
+        if on.any():
+            hinted = torch.unique(page_hints[:3, on].T.float(), dim=0)
+            nearest = torch.cdist(colors.flatten(1).T.float(), hinted).amin(1)
+            like[page, 0] = (nearest <= distance).view(colors.shape[1:])
+    return like
+
+
+def masked_l1(generated: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference over the pixels where `mask` (B, 1, H, W) is 1 (0 if none)."""
+    return ((target - generated).abs() * mask).sum() / (mask.sum() * target.shape[1]).clamp_min(1.0)
+
+
 @dataclass
 class LossTerms:
     """Named parts of one loss, kept for logging; `total` is what gets back-propagated."""
@@ -76,8 +94,10 @@ class LossTerms:
         return {name: float(value.detach()) for name, value in {"total": self.total, **self.parts}.items()}
 
 
-def generator_loss(fake_logits, generated, target, config, painted=None) -> LossTerms:
-    """Eq. 5: adversarial + l1_weight * L1^l1_power + tv_weight * TV^tv_power (a LossConfig).
+def generator_loss(fake_logits, generated, target, config, painted=None, hints=None) -> LossTerms:
+    """Eq. 5: adversarial + l1_weight * L1^l1_power + tv_weight * TV^tv_power (a LossConfig),
+    and with `hints` (the generator's hint channels) and hint_l1_weight, the L1 over the pixels
+    colored like a hint on their page.
 
     `painted` is what the generator produced, when that is not the page itself (a color layer
     under the sketch's lines): TV smooths it rather than the page, whose lines are the sketch's
@@ -87,7 +107,11 @@ def generator_loss(fake_logits, generated, target, config, painted=None) -> Loss
     l1_term = l1(generated, target)
     tv_term = total_variation(generated if painted is None else painted)
     total = gan + config.l1_weight * l1_term**config.l1_power + config.tv_weight * tv_term**config.tv_power
-    return LossTerms(total, {"gan": gan, "l1": l1_term, "tv": tv_term})
+    parts = {"gan": gan, "l1": l1_term, "tv": tv_term}
+    if hints is not None and config.hint_l1_weight > 0:
+        parts["hint_l1"] = masked_l1(generated, target, hinted_like(target, hints, config.hint_color_distance))
+        total = total + config.hint_l1_weight * parts["hint_l1"]
+    return LossTerms(total, parts)
 
 
 def discriminator_loss(real_logits, fake_logits, penalty, config) -> LossTerms:

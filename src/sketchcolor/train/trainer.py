@@ -117,7 +117,7 @@ class Trainer:
         return terms
 
     def g_step(self, sketch: torch.Tensor, color: torch.Tensor, fake: torch.Tensor,
-               painted: torch.Tensor) -> losses.LossTerms:
+               painted: torch.Tensor, hints: torch.Tensor | None = None) -> losses.LossTerms:
         """Update G against the just-updated D, eq. 5-8 (D's weights are frozen meanwhile).
         `fake` is the page, `painted` what the generator produced (the same tensor unless it
         paints under the lines)."""
@@ -125,7 +125,8 @@ class Trainer:
         discriminator.requires_grad_(False)
         with self._autocast():
             fake_logits = self._fast(discriminator)(sketch, fake).float()
-        terms = losses.generator_loss(fake_logits, fake.float(), color, self.config.loss, painted=painted.float())
+        terms = losses.generator_loss(fake_logits, fake.float(), color, self.config.loss, painted=painted.float(),
+                                      hints=hints)
         self._update(self.state.generator, self.state.g_opt, terms.total)
         discriminator.requires_grad_(True)
         return terms
@@ -141,15 +142,15 @@ class Trainer:
         state = self.state
         sketch = batch["sketch"].to(self.device, non_blocking=True, memory_format=self.layout)
         color = batch["color"].to(self.device, non_blocking=True, memory_format=self.layout)
-        given = sketch  # what the generator sees: the sketch, and the color hints if it takes them
+        given, hints = sketch, None  # what the generator sees: the sketch, and the color hints if it takes them
         if "hints" in batch:
-            given = torch.cat([sketch, batch["hints"].to(self.device, non_blocking=True)], 1).contiguous(
-                memory_format=self.layout)
+            hints = batch["hints"].to(self.device, non_blocking=True)
+            given = torch.cat([sketch, hints], 1).contiguous(memory_format=self.layout)
         with self._autocast():
             painted = self._fast(state.generator)(given)
             fake = render(painted, sketch, self.config.generator.output)
         d_terms = self.d_step(sketch, color, fake)
-        g_terms = self.g_step(sketch, color, fake, painted)
+        g_terms = self.g_step(sketch, color, fake, painted, hints)
         state.scaler.update()
         if self.dist.enabled and not self.config.train.sync_batchnorm:
             # As DDP does: rank 0's batch-norm statistics are everyone's.
