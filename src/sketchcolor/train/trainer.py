@@ -120,7 +120,7 @@ class Trainer:
                painted: torch.Tensor, hints: torch.Tensor | None = None) -> losses.LossTerms:
         """Update G against the just-updated D, eq. 5-8 (D's weights are frozen meanwhile).
         `fake` is the page, `painted` what the generator produced (the same tensor unless it
-        paints under the lines)."""
+        paints under the lines), `hints` the hint channels it was given (for loss.hint_l1_weight)."""
         discriminator = self.state.discriminator
         discriminator.requires_grad_(False)
         with self._autocast():
