@@ -5,11 +5,12 @@ import json
 
 import numpy as np
 import pytest
+from scipy import ndimage
 from PIL import Image, ImageDraw
 
 from conftest import run_cli, write_pairs
 from sketchcolor.data import load_pages
-from sketchcolor.data.restyle import SKETCH_STYLES, restyle
+from sketchcolor.data.restyle import SKETCH_STYLES, halftone, restyle
 from sketchcolor.data.sketchify import file_seed
 from sketchcolor.imageio import INK_GRAY
 from sketchcolor.page import page_gray
@@ -28,21 +29,32 @@ def ink_share(image: Image.Image) -> float:
     return float((np.asarray(image) < INK_GRAY).mean())
 
 
+def dark_left(size: int = 256) -> Image.Image:
+    """True colors: a dark left half, a light right half."""
+    color = Image.new("RGB", (size, size), (235, 220, 200))
+    color.paste((40, 40, 90), (0, 0, size // 2, size))
+    return color
+
+
 def test_each_style_changes_the_sketch_as_its_capture_would_and_repeats_from_its_seed():
     sketch = outline()
-    styled = {style: restyle(sketch, style, (0, 7)) for style in SKETCH_STYLES}
+    styled = {style: restyle(sketch, style, (0, 7), dark_left()) for style in SKETCH_STYLES}
     assert styled["given"].tobytes() == sketch.tobytes()
     for style, image in styled.items():
         assert image.size == sketch.size and image.mode == "L"
-        assert restyle(sketch, style, (0, 7)).tobytes() == image.tobytes()  # the same seed, the same page
+        assert restyle(sketch, style, (0, 7), dark_left()).tobytes() == image.tobytes()  # the same seed, the same page
     assert restyle(sketch, "scan", (0, 8)).tobytes() != styled["scan"].tobytes()
     paper = {style: np.median(np.asarray(image)) for style, image in styled.items()}
     assert paper["scan"] < 235 and paper["photo"] < 235  # a gray sheet
     assert paper["faint"] == paper["thick"] == 255  # white paper
     assert ink_share(styled["faint"]) == 0 < ink_share(sketch)  # every line paler than ink
     assert ink_share(styled["thick"]) > 1.5 * ink_share(sketch)  # heavier lines
+    toned = np.asarray(styled["tone"]) < np.asarray(sketch)  # dots laid where the paper was
+    assert toned[:, :100].mean() > 0.05 and toned[:, 160:].mean() == 0  # where the true colors are dark
     with pytest.raises(ValueError, match="sketch style"):
         restyle(sketch, "watercolor", 0)
+    with pytest.raises(ValueError, match="colors"):
+        restyle(sketch, "tone", 0)  # screentone is placed by the page's colors
 
 
 def test_cleaning_leaves_a_clean_page_alone_and_brings_captured_ones_to_paper_and_ink():
@@ -61,6 +73,31 @@ def test_cleaning_leaves_a_clean_page_alone_and_brings_captured_ones_to_paper_an
         assert page_gray(captured, clean=False).tobytes() == captured.tobytes()
     faint = np.asarray(page_gray(restyle(sketch, "faint", 3), clean=True))
     assert (faint[lines] < INK_GRAY).mean() > 0.9  # pale pencil made ink: it stops colors now
+
+
+def test_cleaning_takes_screentone_off_and_keeps_the_lines_and_lone_dots():
+    sketch = outline()
+    toned = np.minimum(np.asarray(sketch, dtype=np.float32) / 255,
+                       np.where(np.asarray(dark_left()).mean(axis=2) < 128,
+                                halftone(sketch.size, pitch=5.0, cover=0.25, angle=45.0), 1.0))
+    page = Image.fromarray((toned * 255).round().astype(np.uint8), mode="L")
+    draw = ImageDraw.Draw(page)
+    for x in (170, 200, 230):  # a few lone dots on the light half: pupils, not tone
+        draw.ellipse([x, 60, x + 3, 63], fill=0)
+    cleaned = np.asarray(page_gray(page, clean=True))
+    lines, marks = np.asarray(sketch) == 0, cleaned < 192
+    tone_area = ~ndimage.binary_dilation(lines, iterations=4)
+    tone_area[:, 128:] = False
+    assert (np.asarray(page)[tone_area] < 192).mean() > 0.1  # the dots were there
+    assert marks[tone_area].mean() < 0.01  # and are paper now
+    assert (cleaned[lines] < INK_GRAY).mean() > 0.99  # the lines are all still ink
+    assert (cleaned[60:64, 168:236] < 128).sum() >= 3 * 8  # the lone dots stay
+    dashes = outline()
+    ImageDraw.Draw(dashes).line([(20, 240), (236, 240)], fill=0, width=2)
+    dashed = np.asarray(dashes).copy()
+    dashed[236:244, ::6] = 255  # a dashed line: short, alike marks in a row, not a grid
+    dashed[236:244, 1::6] = 255
+    assert page_gray(Image.fromarray(dashed), clean=True).tobytes() == Image.fromarray(dashed).tobytes()
 
 
 def test_evaluate_scores_restyled_sketches_and_says_how(tmp_path, model_dir):

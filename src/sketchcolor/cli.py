@@ -70,17 +70,19 @@ BACKEND_OPTION = click.option(
 
 CLEAN_OPTION = click.option(
     "--clean/--no-clean", default=None,
-    help="Before coloring, bring a scanned page's gray paper to white and faint lines to ink, as a scan is "
-         "cleaned [default: on; a clean digital page is left as it is]; --no-clean keeps the page's levels.")
+    help="Before coloring, bring a scanned page's gray paper to white and faint lines to ink, and take "
+         "screentone dots off, as a scan is cleaned [default: on; a clean digital page is left as it is]; "
+         "--no-clean keeps the page as it is.")
 
 
 # data.restyle.SKETCH_STYLES, spelled out so `--help` need not import the data stack (torch);
 # tests/test_restyle.py keeps the two equal.
-SKETCH_STYLES = ("given", "scan", "faint", "thick", "photo")
+SKETCH_STYLES = ("given", "scan", "faint", "thick", "photo", "tone")
 SKETCH_STYLE_OPTION = click.option(
     "--sketch-style", default="given", show_default=True, type=click.Choice(SKETCH_STYLES),
     help="Score every sketch as if it came that way: scan (gray sheet, pencil, grain, uneven light), faint (light "
-         "pencil), thick (heavy marker), photo (a phone picture: half size, JPEG); drawn from a seed per file.")
+         "pencil), thick (heavy marker), photo (a phone picture: half size, JPEG), tone (manga screentone dots in "
+         "the page's darkest colors); drawn from a seed per file.")
 
 
 @cli.command()

@@ -22,6 +22,9 @@ import numpy as np
 import torch
 from PIL import Image, ImageFilter
 
+from scipy import ndimage
+from scipy.spatial import cKDTree
+
 from .compose import flat_colors, lay_lines_over
 from .imageio import INK_GRAY, to_gray, to_pil, to_tensor
 
@@ -42,6 +45,24 @@ LINE_SHARE = 0.005
 GRAIN_CLIP = 2.0  # in quartile spreads of the paper's gray (upper quartile - median)
 BACKGROUND_WINDOW = 1 / 12  # wider than any line, narrower than the light's changes
 MIN_LEVEL_RANGE = 16  # "lines" this close to white are the paper's grain: no lines to darken
+# Screentone (a manga page's printed dot patterns) is taken off a cleaned page, as colorists
+# do before flatting: the network was taught on lines, and reads a field of dots as ink. A dot
+# is a round mark (darker than TONE_MARK), no wider or taller than TONE_DOT of the page's longer
+# side (at least TONE_DOT_MIN px), on a grid of alike ones: its TONE_NEIGHBOURS nearest round
+# marks of about its area all about as far from it (within TONE_GRID of the nearest) and in
+# opposite pairs, and its core ink-dark. Tone is
+# many alike dots on a grid; a pupil, a freckle, a dakuten or a dashed line is not. A page with
+# fewer than TONE_MIN_DOTS such dots has no tone and is left alone. Chosen on validation pages
+# (MODEL_CARD.md, "Screen-toned pages").
+TONE_MARK = 192
+TONE_DOT = 1 / 300
+TONE_DOT_MIN = 6
+TONE_NEIGHBOURS = 4
+TONE_GRID = 1.5
+TONE_OPPOSITE = 0.35  # of the nearest neighbour's distance
+TONE_MIN_DOTS = 100
+TONE_ASPECT = 1.5
+TONE_FILL = 0.5
 
 
 @dataclass(frozen=True)
@@ -59,7 +80,8 @@ class Box:
 
 def page_gray(image: Image.Image, clean: bool) -> Image.Image:
     """The page as the gray sketch it is colorized from; with `clean`, a gray or unevenly lit
-    sheet made white and faint lines made ink-dark (a clean digital page comes back unchanged)."""
+    sheet made white, screentone taken off and faint lines made ink-dark (a clean digital page
+    comes back unchanged)."""
     gray = to_gray(image)
     if not clean:
         return gray
@@ -71,10 +93,60 @@ def page_gray(image: Image.Image, clean: bool) -> Image.Image:
         middle, upper = np.quantile(flat, [1 - 2 * PAPER_SHARE, 1 - PAPER_SHARE])
         white = max(middle - GRAIN_CLIP * (upper - middle), 1e-3)
         pixels = np.clip(255 * flat / white, 0, 255)
+    pixels = without_screentone(pixels)
     line = np.quantile(pixels, LINE_SHARE)
     if INK_GRAY < line < 255 - MIN_LEVEL_RANGE:  # no line as dark as ink, but lines there are
         pixels = np.clip(255 * (pixels - line) / (255 - line), 0, 255)
     return Image.fromarray(np.round(pixels).astype(np.uint8), mode="L")
+
+
+def without_screentone(pixels: np.ndarray) -> np.ndarray:
+    """The gray page (H, W) with its screentone dots, and the soft edges around them, turned to
+    paper; the page itself (not a copy) when it has none."""
+    marks = pixels < TONE_MARK
+    labels, count = ndimage.label(marks, structure=np.ones((3, 3)))
+    if count < TONE_MIN_DOTS:
+        return pixels
+    boxes = ndimage.find_objects(labels)
+    sides = np.array([(rows.stop - rows.start, cols.stop - cols.start) for rows, cols in boxes])
+    centers = np.array([((rows.start + rows.stop) / 2, (cols.start + cols.stop) / 2) for rows, cols in boxes])
+    area = np.bincount(labels.ravel(), minlength=count + 1)[1:]
+    small = sides.max(1) <= max(TONE_DOT_MIN, round(max(pixels.shape) * TONE_DOT))
+    # Round: about as tall as wide and filling its box as a disc does (a dash or a bit of a
+    # broken pencil line is long and thin).
+    round_ = small & (sides.max(1) <= TONE_ASPECT * sides.min(1)) & (area >= TONE_FILL * sides.prod(1))
+    # Printed dots are ink-black at their core; a thin line's antialiased gray breaks into
+    # fragments near TONE_MARK.
+    round_ &= ndimage.minimum(pixels, labels, np.arange(1, count + 1)) < INK_GRAY
+    grid, spacing = _on_a_grid(centers[round_], area[round_])
+    if len(grid) < TONE_MIN_DOTS:
+        return pixels
+    # Small marks beside the grid are its dots too, cut by a tone's edge or by the page's.
+    distance, nearest = cKDTree(grid).query(centers[small])
+    tone = np.flatnonzero(small)[distance <= TONE_GRID * spacing[nearest]]
+    dots = np.zeros(count + 1, dtype=bool)
+    dots[tone + 1] = True
+    dotted = dots[labels]
+    # A dot's antialiased rim is lighter than a mark; it goes too, unless it touches a line.
+    rim = ndimage.binary_dilation(dotted, structure=np.ones((3, 3))) & ~(marks & ~dotted)
+    return np.where(rim, 255.0, pixels)
+
+
+def _on_a_grid(centers: np.ndarray, area: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The centers of the round marks that sit on a grid of alike ones, as printed tone does
+    (their TONE_NEIGHBOURS nearest neighbours a third to three times their area and all within
+    TONE_GRID of the nearest one's distance), and the grid's spacing at each."""
+    if len(centers) <= TONE_NEIGHBOURS:
+        return centers[:0], area[:0].astype(float)
+    distance, nearest = cKDTree(centers).query(centers, k=TONE_NEIGHBOURS + 1)
+    distance, nearest = distance[:, 1:], nearest[:, 1:]  # each mark's own center comes first
+    ratio = area[nearest] / area[:, None]
+    on_grid = ((ratio >= 1 / 3) & (ratio <= 3)).all(axis=1) & (distance[:, -1] <= TONE_GRID * distance[:, 0])
+    # On a grid the neighbours come in opposite pairs: each offset's opposite is another's.
+    offsets = centers[nearest] - centers[:, None]
+    gaps = np.linalg.norm(offsets[:, :, None] + offsets[:, None], axis=3)
+    on_grid &= (gaps.min(axis=2) <= TONE_OPPOSITE * distance[:, :1]).all(axis=1)
+    return centers[on_grid], distance[on_grid, 0]
 
 
 def _sheet(gray: Image.Image) -> np.ndarray:

@@ -64,7 +64,7 @@ class PagePairs:
     def _read(self, source: PairSource) -> PagePair | None:
         try:
             sketch, color = load_pair(source, self.sketch_side)
-            return PagePair(source.name, restyle(sketch, self.sketch_style, file_seed(source.name)), color)
+            return PagePair(source.name, restyle(sketch, self.sketch_style, file_seed(source.name), color), color)
         except (ImageReadError, BadPairError) as err:
             if source.name not in self.skipped:
                 log.error("%s (skipped)", err)

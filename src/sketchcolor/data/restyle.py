@@ -10,7 +10,11 @@ jitter (`augment.py`), which they overlap only in part:
 - faint: light pencil on white paper, lines at 25-45% of black: most of them paler than the
   ink level where colors stop (`imageio.INK_LEVEL`);
 - thick: every line thickened by a pixel per 256 px of the page's side (a heavy marker);
-- photo: a phone picture of a page: gray, unevenly lit sheet, half the resolution, JPEG 40.
+- photo: a phone picture of a page: gray, unevenly lit sheet, half the resolution, JPEG 40;
+- tone: a manga page's screentone: a rotated grid of black dots (10-35% of the paper, 4-8 px
+  apart: dots as a scan at the page's resolution resolves them) laid under the lines wherever
+  the true colors are darkest (the 25-50% darkest of the page), as an artist tones shadows,
+  hair and clothes. It needs the page's colors: only a scored pair has them.
 """
 
 from __future__ import annotations
@@ -23,17 +27,26 @@ from PIL import Image, ImageFilter
 
 from .sketchify import Seed
 
-SKETCH_STYLES = ("given", "scan", "faint", "thick", "photo")
+SKETCH_STYLES = ("given", "scan", "faint", "thick", "photo", "tone")
+TONE_PITCH = (4.0, 8.0)  # px between dots
+TONE_COVER = (0.10, 0.35)  # share of a toned area under dots
+TONE_SHARE = (0.25, 0.5)  # share of the page, the darkest in its colors, that is toned
 
 
-def restyle(sketch: Image.Image, style: str, seed: Seed) -> Image.Image:
-    """The gray `sketch` as the named style would bring it (`given`: unchanged)."""
+def restyle(sketch: Image.Image, style: str, seed: Seed, color: Image.Image | None = None) -> Image.Image:
+    """The gray `sketch` as the named style would bring it (`given`: unchanged); `tone` places
+    its screentone by the page's true `color`."""
     if style not in SKETCH_STYLES:
         raise ValueError(f"sketch style must be one of {', '.join(SKETCH_STYLES)}, not {style!r}")
     gray = sketch.convert("L")
     if style == "given":
         return gray
-    return _STYLES[style](gray, np.random.default_rng(seed))
+    rng = np.random.default_rng(seed)
+    if style == "tone":
+        if color is None:
+            raise ValueError("the tone sketch style places its screentone by the page's colors: give color=")
+        return _tone(gray, color, rng)
+    return _STYLES[style](gray, rng)
 
 
 def _scan(gray: Image.Image, rng: np.random.Generator) -> Image.Image:
@@ -55,6 +68,32 @@ def _photo(gray: Image.Image, rng: np.random.Generator) -> Image.Image:
     buffer = io.BytesIO()
     small.save(buffer, format="JPEG", quality=40)
     return Image.open(buffer).convert("L").resize(gray.size, Image.Resampling.BILINEAR)
+
+
+def _tone(gray: Image.Image, color: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """Screentone dots under the lines wherever the page's true colors are darkest."""
+    sketch = np.asarray(gray, dtype=np.float32) / 255
+    lightness = np.asarray(color.convert("L").resize(gray.size, Image.Resampling.BILINEAR), dtype=np.float32)
+    toned = lightness <= np.quantile(lightness, rng.uniform(*TONE_SHARE))
+    # An artist lays tone over whole areas, not specks: the darkest pixels' mask, smoothed.
+    toned = np.asarray(Image.fromarray(toned.astype(np.uint8) * 255).filter(ImageFilter.MedianFilter(5))) > 127
+    dots = halftone(gray.size, pitch=rng.uniform(*TONE_PITCH),
+                    cover=rng.uniform(*TONE_COVER), angle=rng.uniform(15, 75))
+    return Image.fromarray((np.minimum(sketch, np.where(toned, dots, 1.0)) * 255 + 0.5).astype(np.uint8), mode="L")
+
+
+def halftone(size: tuple[int, int], *, pitch: float, cover: float, angle: float) -> np.ndarray:
+    """A (height, width) field in [0, 1] of round black dots on a grid of `pitch` pixels turned
+    by `angle` degrees, covering `cover` of the paper; edges antialiased by 4x supersampling."""
+    width, height = size
+    fine = 4
+    ys, xs = np.mgrid[0 : height * fine, 0 : width * fine].astype(np.float32) / fine
+    turn = np.deg2rad(angle)
+    u = (xs * np.cos(turn) + ys * np.sin(turn)) / pitch
+    v = (-xs * np.sin(turn) + ys * np.cos(turn)) / pitch
+    distance = np.hypot(u - np.round(u), v - np.round(v))  # to the nearest dot's center, in pitches
+    ink = (distance < np.sqrt(cover / np.pi)).astype(np.float32)
+    return 1 - ink.reshape(height, fine, width, fine).mean(axis=(1, 3))
 
 
 def _on_paper(gray: Image.Image, rng: np.random.Generator, *, tone: tuple[float, float],
