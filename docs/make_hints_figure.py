@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import tarfile
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -44,29 +45,40 @@ def with_hints(sketch: Image.Image, hints: Hints) -> Image.Image:
     return shown
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+def figure_arguments(description: str, image: str) -> argparse.Namespace:
+    """--package (the OpenMoji .tgz), --model and --out, as every OpenMoji figure script takes them."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--package", type=Path, required=True, help="openmoji .tgz")
     parser.add_argument("--model", default=None, help="model directory [default: the bundled model]")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "images" / "hints-example.png")
-    args = parser.parse_args()
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "images" / image)
+    return parser.parse_args()
+
+
+def draw_rows(args: argparse.Namespace, row: Callable[[Colorizer, str, Image.Image, Image.Image], tuple]) -> None:
+    """The figure at args.out: `row(colorizer, code, outline, colors)` for each of EMOJI."""
     colorizer = Colorizer.from_pretrained(args.model, backend="torch", precision="fp32")
-    figure = Image.new("RGB", (7 * SIZE, len(EMOJI) * SIZE), "white")
     with tarfile.open(args.package) as package:
-        for row, code in enumerate(EMOJI):
-            sketch, real = render(package, "black", code), render(package, "color", code)
-            rng = np.random.default_rng([0, zlib.crc32(code.encode())])
-            true = simulate_hints(np.asarray(real), np.asarray(sketch.convert("L")), HINTS, rng, HintConfig(),
-                                  chromatic=True)
-            turned = rotate_hue(true, rng)
-            columns = (colorizer(sketch), with_hints(sketch, true), colorizer(sketch, hints=true),
-                       colorizer(sketch, hints=true, hint_gap=CLOSE_GAP), with_hints(sketch, turned),
-                       colorizer(sketch, hints=turned), real)
-            for column, image in enumerate(columns):
-                figure.paste(image, (column * SIZE, row * SIZE))
+        rows = [row(colorizer, code, render(package, "black", code), render(package, "color", code)) for code in EMOJI]
+    figure = Image.new("RGB", (max(len(images) for images in rows) * SIZE, len(rows) * SIZE), "white")
+    for top, images in enumerate(rows):
+        for column, image in enumerate(images):
+            figure.paste(image.convert("RGB"), (column * SIZE, top * SIZE))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     figure.save(args.out)
     print(f"wrote {args.out}")
+
+
+def hint_row(colorizer: Colorizer, code: str, sketch: Image.Image, real: Image.Image) -> tuple:
+    rng = np.random.default_rng([0, zlib.crc32(code.encode())])
+    true = simulate_hints(np.asarray(real), np.asarray(sketch.convert("L")), HINTS, rng, HintConfig(), chromatic=True)
+    turned = rotate_hue(true, rng)
+    return (colorizer(sketch), with_hints(sketch, true), colorizer(sketch, hints=true),
+            colorizer(sketch, hints=true, hint_gap=CLOSE_GAP), with_hints(sketch, turned),
+            colorizer(sketch, hints=turned), real)
+
+
+def main() -> None:
+    draw_rows(figure_arguments(__doc__, "hints-example.png"), hint_row)
 
 
 if __name__ == "__main__":

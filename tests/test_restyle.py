@@ -75,29 +75,57 @@ def test_cleaning_leaves_a_clean_page_alone_and_brings_captured_ones_to_paper_an
     assert (faint[lines] < INK_GRAY).mean() > 0.9  # pale pencil made ink: it stops colors now
 
 
-def test_cleaning_takes_screentone_off_and_keeps_the_lines_and_lone_dots():
-    sketch = outline()
-    toned = np.minimum(np.asarray(sketch, dtype=np.float32) / 255,
-                       np.where(np.asarray(dark_left()).mean(axis=2) < 128,
-                                halftone(sketch.size, pitch=5.0, cover=0.25, angle=45.0), 1.0))
-    page = Image.fromarray((toned * 255).round().astype(np.uint8), mode="L")
+def toned_outline(cover: float = 0.25) -> Image.Image:
+    """outline() with a tone of `cover` over its left half."""
+    dots = np.where(np.asarray(dark_left()).mean(axis=2) < 128,
+                    halftone((256, 256), pitch=5.0, cover=cover, angle=45.0), 1.0)
+    return Image.fromarray((np.minimum(np.asarray(outline(), dtype=np.float32) / 255, dots) * 255).round()
+                           .astype(np.uint8), mode="L")
+
+
+def texture(image: np.ndarray, where: np.ndarray) -> float:
+    """The mean gray change between neighbouring pixels inside `where`: dots make it large."""
+    steps = np.abs(np.diff(image.astype(np.float32), axis=1))
+    return float(steps[where[:, 1:] & where[:, :-1]].mean())
+
+
+def test_cleaning_turns_screentone_into_its_shade_and_keeps_the_lines_and_lone_dots():
+    page = toned_outline(cover=0.25)
     draw = ImageDraw.Draw(page)
     for x in (170, 200, 230):  # a few lone dots on the light half: pupils, not tone
         draw.ellipse([x, 60, x + 3, 63], fill=0)
-    cleaned = np.asarray(page_gray(page, clean=True))
-    lines, marks = np.asarray(sketch) == 0, cleaned < 192
+    given, cleaned = np.asarray(page), np.asarray(page_gray(page, clean=True))
+    lines = np.asarray(outline()) == 0
     tone_area = ~ndimage.binary_dilation(lines, iterations=4)
-    tone_area[:, 128:] = False
-    assert (np.asarray(page)[tone_area] < 192).mean() > 0.1  # the dots were there
-    assert marks[tone_area].mean() < 0.01  # and are paper now
+    tone_area[:, 120:] = False
+    assert texture(given, tone_area) > 40  # dots: black and white side by side
+    assert texture(cleaned, tone_area) < 3  # a flat shade now
+    shade = cleaned[tone_area].mean()
+    assert abs(shade - given[tone_area].mean()) < 8 and shade < 220  # the gray the tone printed, not paper
     assert (cleaned[lines] < INK_GRAY).mean() > 0.99  # the lines are all still ink
     assert (cleaned[60:64, 168:236] < 128).sum() >= 3 * 8  # the lone dots stay
+    assert (cleaned[100:, 150:] == 255).mean() > 0.95  # untoned paper stays paper
     dashes = outline()
     ImageDraw.Draw(dashes).line([(20, 240), (236, 240)], fill=0, width=2)
     dashed = np.asarray(dashes).copy()
     dashed[236:244, ::6] = 255  # a dashed line: short, alike marks in a row, not a grid
     dashed[236:244, 1::6] = 255
     assert page_gray(Image.fromarray(dashed), clean=True).tobytes() == Image.fromarray(dashed).tobytes()
+
+
+def test_a_gradient_tone_is_shaded_too():
+    """Dots that grow across the area (a gradient tone, 10% to 45% of the paper) are alike
+    enough, dot to neighbour, to be one grid; the shade darkens along it."""
+    width = 400
+    page = np.ones((120, width), dtype=np.float32)
+    for step, cover in zip(range(0, width, 20), np.linspace(0.10, 0.45, width // 20)):
+        page[:, step : step + 20] = halftone((width, 120), pitch=6.0, cover=float(cover), angle=0.0)[:, step : step + 20]
+    given = (page * 255).round().astype(np.uint8)
+    cleaned = np.asarray(page_gray(Image.fromarray(given), clean=True))
+    inside = np.zeros(given.shape, dtype=bool)
+    inside[12:-12, 12:-12] = True
+    assert texture(given, inside) > 40 and texture(cleaned, inside) < 6
+    assert cleaned[:, 20:60].mean() > cleaned[:, 340:380].mean() + 40
 
 
 def test_evaluate_scores_restyled_sketches_and_says_how(tmp_path, model_dir):

@@ -74,7 +74,10 @@ def _tone(gray: Image.Image, color: Image.Image, rng: np.random.Generator) -> Im
     """Screentone dots under the lines wherever the page's true colors are darkest."""
     sketch = np.asarray(gray, dtype=np.float32) / 255
     lightness = np.asarray(color.convert("L").resize(gray.size, Image.Resampling.BILINEAR), dtype=np.float32)
-    toned = lightness <= np.quantile(lightness, rng.uniform(*TONE_SHARE))
+    # Ties at the quantile are toned, unless they are the page's lightest: on a page mostly of
+    # white paper the quantile is that white, and paper stays untoned.
+    darkest = np.quantile(lightness, rng.uniform(*TONE_SHARE))
+    toned = (lightness < darkest) | ((lightness == darkest) & (darkest < lightness.max()))
     # An artist lays tone over whole areas, not specks: the darkest pixels' mask, smoothed.
     toned = np.asarray(Image.fromarray(toned.astype(np.uint8) * 255).filter(ImageFilter.MedianFilter(5))) > 127
     dots = halftone(gray.size, pitch=rng.uniform(*TONE_PITCH),
