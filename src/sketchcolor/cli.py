@@ -70,9 +70,9 @@ BACKEND_OPTION = click.option(
 
 CLEAN_OPTION = click.option(
     "--clean/--no-clean", default=None,
-    help="Before coloring, bring a scanned page's gray paper to white and faint lines to ink, and take "
-         "screentone dots off, as a scan is cleaned [default: on; a clean digital page is left as it is]; "
-         "--no-clean keeps the page as it is.")
+    help="Before coloring, bring a scanned page's gray paper to white and faint lines to ink, and turn "
+         "screentone into the gray it prints, as a scan is cleaned [default: on; a clean digital page is "
+         "left as it is]; --no-clean keeps the page as it is.")
 
 
 # data.restyle.SKETCH_STYLES, spelled out so `--help` need not import the data stack (torch);

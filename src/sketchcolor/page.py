@@ -82,8 +82,8 @@ class Box:
 
 def page_gray(image: Image.Image, clean: bool) -> Image.Image:
     """The page as the gray sketch it is colorized from; with `clean`, a gray or unevenly lit
-    sheet made white, screentone taken off and faint lines made ink-dark (a clean digital page
-    comes back unchanged)."""
+    sheet made white, screentone turned into its shade and faint lines made ink-dark (a clean
+    digital page comes back unchanged)."""
     gray = to_gray(image)
     if not clean:
         return gray

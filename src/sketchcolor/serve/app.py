@@ -163,7 +163,7 @@ def _api_routes() -> APIRouter:
                                         description="gaps in an outline up to this fraction of the page's side "
                                                     "stop a hint's fill (0: none do)")] = HINT_GAP,
         clean: Annotated[bool, Form(description="bring a scanned page's gray paper to white and faint lines to "
-                                                "ink, and take screentone dots off, before coloring (a clean "
+                                                "ink, and turn screentone into the gray it prints, before coloring (a clean "
                                                 "page is left as it is)")] = CLEAN,
     ) -> Response:
         """Colorize one sketch, following the color hints if any; the result is a PNG at the sketch's size."""
