@@ -5,8 +5,8 @@ import json
 
 import numpy as np
 import pytest
-from scipy import ndimage
 from PIL import Image, ImageDraw
+from scipy import ndimage
 
 from conftest import run_cli, write_pairs
 from sketchcolor.data import load_pages
@@ -42,7 +42,8 @@ def test_each_style_changes_the_sketch_as_its_capture_would_and_repeats_from_its
     assert styled["given"].tobytes() == sketch.tobytes()
     for style, image in styled.items():
         assert image.size == sketch.size and image.mode == "L"
-        assert restyle(sketch, style, (0, 7), dark_left()).tobytes() == image.tobytes()  # the same seed, the same page
+        # the same seed, the same page
+        assert restyle(sketch, style, (0, 7), dark_left()).tobytes() == image.tobytes()
     assert restyle(sketch, "scan", (0, 8)).tobytes() != styled["scan"].tobytes()
     paper = {style: np.median(np.asarray(image)) for style, image in styled.items()}
     assert paper["scan"] < 235 and paper["photo"] < 235  # a gray sheet

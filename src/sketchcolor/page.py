@@ -21,7 +21,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from PIL import Image, ImageFilter
-
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
@@ -47,14 +46,13 @@ BACKGROUND_WINDOW = 1 / 12  # wider than any line, narrower than the light's cha
 MIN_LEVEL_RANGE = 16  # "lines" this close to white are the paper's grain: no lines to darken
 # Screentone (a manga page's printed dot patterns) is turned into the gray shade it prints on a
 # cleaned page, as a scanner's descreen does: the network was taught on lines, and reads a field
-# of dots as ink, and with lines kept the dots would be drawn over the colors. A dot
-# is a round mark (darker than TONE_MARK), no wider or taller than TONE_DOT of the page's longer
-# side (at least TONE_DOT_MIN px), on a grid of alike ones: its TONE_NEIGHBOURS nearest round
-# marks of about its area all about as far from it (within TONE_GRID of the nearest) and in
-# opposite pairs, and its core ink-dark. Tone is
-# many alike dots on a grid; a pupil, a freckle, a dakuten or a dashed line is not. A page with
-# fewer than TONE_MIN_DOTS such dots has no tone and is left alone. Chosen on validation pages
-# (MODEL_CARD.md, "Screen-toned pages").
+# of dots as ink, and with lines kept the dots would be drawn over the colors. A dot is a round
+# mark (darker than TONE_MARK, its core ink-dark), no wider or taller than TONE_DOT of the page's
+# longer side (at least TONE_DOT_MIN px), on a grid of alike ones: its TONE_NEIGHBOURS nearest
+# round marks of about its area, all about as far from it (within TONE_GRID of the nearest), in
+# opposite pairs. Tone is many alike dots on a grid; a pupil, a freckle, a dakuten or a dashed
+# line is not. A page with fewer than TONE_MIN_DOTS such dots has no tone and is left alone.
+# Chosen on validation pages (MODEL_CARD.md, "Screen-toned pages").
 TONE_MARK = 192
 TONE_DOT = 1 / 300
 TONE_DOT_MIN = 6
@@ -62,9 +60,9 @@ TONE_NEIGHBOURS = 4
 TONE_GRID = 1.5
 TONE_OPPOSITE = 0.35  # of the nearest neighbour's distance
 TONE_MIN_DOTS = 100
-TONE_EDGE_ROWS = 2
-TONE_ASPECT = 1.5
-TONE_FILL = 0.5
+TONE_EDGE_ROWS = 2  # rows of dots beside the grid taken as its edge
+TONE_ASPECT = 1.5  # round: its box at most this much longer one way than the other
+TONE_FILL = 0.5  # round: filling at least this share of its box (a disc fills 0.79)
 
 
 @dataclass(frozen=True)
@@ -116,11 +114,11 @@ def without_screentone(pixels: np.ndarray) -> np.ndarray:
     small = sides.max(1) <= max(TONE_DOT_MIN, round(max(pixels.shape) * TONE_DOT))
     # Round: about as tall as wide and filling its box as a disc does (a dash or a bit of a
     # broken pencil line is long and thin).
-    round_ = small & (sides.max(1) <= TONE_ASPECT * sides.min(1)) & (area >= TONE_FILL * sides.prod(1))
+    roundish = small & (sides.max(1) <= TONE_ASPECT * sides.min(1)) & (area >= TONE_FILL * sides.prod(1))
     # Printed dots are ink-black at their core; a thin line's antialiased gray breaks into
     # fragments near TONE_MARK.
-    round_ &= ndimage.minimum(pixels, labels, np.arange(1, count + 1)) < INK_GRAY
-    grid, spacing = _on_a_grid(centers[round_], area[round_])
+    roundish &= ndimage.minimum(pixels, labels, np.arange(1, count + 1)) < INK_GRAY
+    grid, spacing = _on_a_grid(centers[roundish], area[roundish])
     if len(grid) < TONE_MIN_DOTS:
         return pixels
     # Small marks beside the grid are its dots too: its edge rows, which lack a neighbour on
@@ -131,7 +129,8 @@ def without_screentone(pixels: np.ndarray) -> np.ndarray:
         distance, nearest = cKDTree(grid).query(centers[candidates])
         beside = distance <= TONE_GRID * spacing[nearest]
         dots[candidates[beside] + 1] = True
-        grid, spacing = np.concatenate([grid, centers[candidates[beside]]]), np.concatenate([spacing, spacing[nearest[beside]]])
+        grid = np.concatenate([grid, centers[candidates[beside]]])
+        spacing = np.concatenate([spacing, spacing[nearest[beside]]])
         candidates = candidates[~beside]
     dotted = dots[labels]
     return _shaded(pixels, dotted, marks & ~dotted, reach=max(1, int(np.ceil(np.median(spacing)))))
@@ -139,8 +138,8 @@ def without_screentone(pixels: np.ndarray) -> np.ndarray:
 
 def _shaded(pixels: np.ndarray, dotted: np.ndarray, lines: np.ndarray, reach: int) -> np.ndarray:
     """The page with its toned areas (the dots and the paper between them, closed over `reach`
-    pixels, lines excepted) each set to its mean gray around it (over about a grid spacing,
-    `reach`): the continuous shade the tone prints. The shade keeps what the tone said (this is dark) without
+    pixels, about a grid spacing; lines excepted) each set to its mean gray around it: the
+    continuous shade the tone prints. The shade keeps what the tone said (this is dark) without
     its dots; turning the dots to paper instead lost that and scored worse on validation."""
     window = np.ones((2 * reach + 1, 2 * reach + 1), dtype=bool)
     # Past the page's edge counts as toned, or the closing would strip the tone along it.

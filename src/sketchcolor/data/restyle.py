@@ -13,8 +13,9 @@ jitter (`augment.py`), which they overlap only in part:
 - photo: a phone picture of a page: gray, unevenly lit sheet, half the resolution, JPEG 40;
 - tone: a manga page's screentone: a rotated grid of black dots (10-35% of the paper, 4-8 px
   apart: dots as a scan at the page's resolution resolves them) laid under the lines wherever
-  the true colors are darkest (the 25-50% darkest of the page), as an artist tones shadows,
-  hair and clothes. It needs the page's colors: only a scored pair has them.
+  the true colors are darkest (the 25-50% darkest of the page, never its white paper), as an
+  artist tones shadows, hair and clothes. It needs the page's colors: only a scored pair has
+  them. Its dots are drawn at 4x and averaged down: meant for the pages of a scored set.
 """
 
 from __future__ import annotations
