@@ -3,9 +3,12 @@
 Draws a line-art page (our own random strokes, nothing third-party) of --width x --height,
 runs the real CLI on it in a child process for each --detail mode and prints one JSON
 object per mode: wall seconds, the child's peak resident memory (ru_maxrss), the output's
-size, and whether every ink pixel of the input is at least as dark in the output (lines kept).
+size, and whether every ink pixel of the drawn lines is at least as dark in the output (lines
+kept). `--tone` lays screentone over the left half of the page first (a manga page, so the
+descreening that `--clean` does is timed too).
 
     python benchmarks/large_page.py --width 6000 --height 6000 --json benchmarks/results/large-page-6000.json
+    python benchmarks/large_page.py --tone --json benchmarks/results/large-page-6000-tone.json
 
 The exit code is 1 when a run fails, loses a line, or exceeds --max-rss-mb (default 4096).
 """
@@ -25,6 +28,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from sketchcolor.compose import lines_intact
+from sketchcolor.data.restyle import halftone
 
 Image.MAX_IMAGE_PIXELS = None  # our own page, as large as asked
 
@@ -44,7 +48,21 @@ def draw_page(width: int, height: int, seed: int = 0) -> Image.Image:
     return page
 
 
-def run_mode(page_path: Path, out_dir: Path, detail: str, extra: list[str]) -> dict:
+def with_tone(page: Image.Image, pitch: int = 10, cover: float = 0.3) -> Image.Image:
+    """The page with a screentone (dots `pitch` px apart, covering `cover`) under the lines of its
+    left half, drawn in bands of whole grid rows so the supersampled dots never take the whole
+    page in memory and run on across the bands."""
+    lines = np.asarray(page, dtype=np.float32) / 255
+    toned = lines.copy()
+    half, band = page.width // 2, 50 * pitch
+    for top in range(0, page.height, band):
+        rows = min(band, page.height - top)
+        dots = halftone((half, rows), pitch=float(pitch), cover=cover, angle=0.0)
+        toned[top : top + rows, :half] = np.minimum(lines[top : top + rows, :half], dots)
+    return Image.fromarray((toned * 255).round().astype(np.uint8), mode="L")
+
+
+def run_mode(page_path: Path, out_dir: Path, detail: str, extra: list[str], lines_path: Path) -> dict:
     start = time.perf_counter()
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     result = subprocess.run([sys.executable, "-m", "sketchcolor", "colorize", str(page_path), "-o", str(out_dir),
@@ -57,7 +75,7 @@ def run_mode(page_path: Path, out_dir: Path, detail: str, extra: list[str]) -> d
     if result.returncode != 0:
         record["stderr"] = result.stderr.strip().splitlines()[-1:]
         return record
-    with Image.open(page_path) as sketch, Image.open(out_dir / f"{page_path.stem}.png") as colored:
+    with Image.open(lines_path) as sketch, Image.open(out_dir / f"{page_path.stem}.png") as colored:
         record["output_size"] = list(colored.size)
         record["lines_kept"] = lines_intact(sketch, colored)
     return record
@@ -70,12 +88,16 @@ def main() -> int:
     parser.add_argument("--detail", nargs="+", default=["whole", "tiles"])
     parser.add_argument("--max-rss-mb", type=float, default=4096)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--tone", action="store_true", help="screentone over the left half of the page")
     args, extra = parser.parse_known_args()
     with tempfile.TemporaryDirectory() as tmp:
-        page_path = Path(tmp) / "page.png"
-        draw_page(args.width, args.height).save(page_path)
-        runs = [run_mode(page_path, Path(tmp) / detail, detail, extra) for detail in args.detail]
-    report = {"width": args.width, "height": args.height, "max_rss_mb": args.max_rss_mb, "runs": runs}
+        page_path, lines_path = Path(tmp) / "page.png", Path(tmp) / "lines.png"
+        drawn = draw_page(args.width, args.height)
+        drawn.save(lines_path)
+        (with_tone(drawn) if args.tone else drawn).save(page_path)
+        runs = [run_mode(page_path, Path(tmp) / detail, detail, extra, lines_path) for detail in args.detail]
+    report = {"width": args.width, "height": args.height, "tone": args.tone, "max_rss_mb": args.max_rss_mb,
+              "runs": runs}
     text = json.dumps(report, indent=2)
     print(text)
     if args.json:

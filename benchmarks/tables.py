@@ -208,7 +208,8 @@ def large_page_table(results: Path) -> str:
         page = json.loads(path.read_text())
         for run in page["runs"]:
             size = run.get("output_size")
-            rows.append([f"{page['width']}x{page['height']}", f"`{run['detail']}`",
+            kind = " screen-toned" if page.get("tone") else ""
+            rows.append([f"{page['width']}x{page['height']}{kind}", f"`{run['detail']}`",
                          "failed" if run["returncode"] else f"{run['wall_s']:.2f} s", f"{run['peak_rss_mb']:.0f} MB",
                          "-" if size is None else f"{size[0]}x{size[1]}",
                          {True: "yes", False: "**no**"}.get(run.get("lines_kept"), "-")])

@@ -117,7 +117,7 @@ def without_screentone(pixels: np.ndarray) -> np.ndarray:
     roundish = small & (sides.max(1) <= TONE_ASPECT * sides.min(1)) & (area >= TONE_FILL * sides.prod(1))
     # Printed dots are ink-black at their core; a thin line's antialiased gray breaks into
     # fragments near TONE_MARK.
-    roundish &= ndimage.minimum(pixels, labels, np.arange(1, count + 1)) < INK_GRAY
+    roundish &= np.bincount(labels[pixels < INK_GRAY], minlength=count + 1)[1:] > 0
     grid, spacing = _on_a_grid(centers[roundish], area[roundish])
     if len(grid) < TONE_MIN_DOTS:
         return pixels
@@ -141,9 +141,10 @@ def _shaded(pixels: np.ndarray, dotted: np.ndarray, lines: np.ndarray, reach: in
     pixels, about a grid spacing; lines excepted) each set to its mean gray around it: the
     continuous shade the tone prints. The shade keeps what the tone said (this is dark) without
     its dots; turning the dots to paper instead lost that and scored worse on validation."""
-    window = np.ones((2 * reach + 1, 2 * reach + 1), dtype=bool)
-    # Past the page's edge counts as toned, or the closing would strip the tone along it.
-    toned = ndimage.binary_erosion(ndimage.binary_dilation(dotted, window), window, border_value=1) & ~lines
+    # A closing by a square, as separable max and min filters (fast at any page size); past the
+    # page's edge counts as toned, or the closing would strip the tone along it.
+    near = ndimage.maximum_filter(dotted.view(np.uint8), size=2 * reach + 1, mode="constant", cval=0)
+    toned = ndimage.minimum_filter(near, size=2 * reach + 1, mode="constant", cval=1).astype(bool) & ~lines
     # A dot's antialiased rim, where it reaches past the closed area, is part of its tone too.
     toned |= ndimage.binary_dilation(dotted, structure=np.ones((3, 3))) & ~lines
     # A Gaussian as wide as the grid's spacing: a box would let the dots' period ripple through.
