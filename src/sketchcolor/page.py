@@ -144,9 +144,10 @@ def _shaded(pixels: np.ndarray, dotted: np.ndarray, lines: np.ndarray, reach: in
     # A closing by a square, as separable max and min filters (fast at any page size); past the
     # page's edge counts as toned, or the closing would strip the tone along it.
     near = ndimage.maximum_filter(dotted.view(np.uint8), size=2 * reach + 1, mode="constant", cval=0)
-    toned = ndimage.minimum_filter(near, size=2 * reach + 1, mode="constant", cval=1).astype(bool) & ~lines
+    closed = ndimage.minimum_filter(near, size=2 * reach + 1, mode="constant", cval=1).astype(bool)
     # A dot's antialiased rim, where it reaches past the closed area, is part of its tone too.
-    toned |= ndimage.binary_dilation(dotted, structure=np.ones((3, 3))) & ~lines
+    rims = ndimage.binary_dilation(dotted, structure=np.ones((3, 3)))
+    toned = (closed | rims) & ~lines
     # A Gaussian as wide as the grid's spacing: a box would let the dots' period ripple through.
     share = ndimage.gaussian_filter(toned.astype(np.float32), reach)
     total = ndimage.gaussian_filter(np.where(toned, pixels, 0).astype(np.float32), reach)
