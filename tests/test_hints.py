@@ -131,6 +131,24 @@ def test_a_fill_closes_small_gaps_in_an_outline_and_still_reaches_the_lines():
     assert closed[40:43, 23:26].any() and not closed[43:, :].any()  # a step into the gap, no further
 
 
+def test_a_hint_claims_its_outline_before_a_neighbour_runs_in_through_a_gap():
+    sketch = torch.ones(1, 48, 48)
+    sketch[:, 8, 8:41] = sketch[:, 40, 8:41] = sketch[:, 8:41, 8] = sketch[:, 8:41, 40] = -1  # a square
+    sketch[:, 23:26, 40] = 1  # with a 3-pixel gap on the right
+    inside = {"x": 10.5, "y": 38.5, "color": "#ff0000", "radius": 1}  # far from the gap
+    outside = {"x": 43.5, "y": 24.5, "color": "#0000ff", "radius": 1}  # just beyond it
+    drawn = draw_hints(parse_hints({"points": [inside, outside]}), (48, 48), Box(0, 0, 48, 48), (48, 48))
+    red, blue = torch.tensor([1.0, -1.0, -1.0]), torch.tensor([-1.0, -1.0, 1.0])
+    plain = fill_hints(drawn, sketch, reach=60)
+    claimed = fill_hints(drawn, sketch, reach=60, claim=2)
+    assert torch.equal(plain[:3, 24, 36], blue)  # without a claim, the blue runs in through the gap
+    assert torch.equal(claimed[:3, 24, 36], red) and torch.equal(claimed[:3, 24, 44], blue)
+    assert (claimed[:3, 9:40, 9:40] == red[:, None, None]).all()  # the square is all the red's
+    lone = draw_hints(parse_hints({"points": [inside]}), (48, 48), Box(0, 0, 48, 48), (48, 48))
+    alone, alone_claimed = fill_hints(lone, sketch, reach=60), fill_hints(lone, sketch, reach=60, claim=2)
+    assert torch.equal(alone[3] > 0, alone_claimed[3] > 0) and torch.equal(alone[:3], alone_claimed[:3])  # leaks as before
+    assert alone[3, 24, 44] > 0
+
 def test_a_written_hint_layer_reads_back_as_the_same_hints():
     hints = parse_hints({"points": [{"x": 30, "y": 30, "color": "#20a040", "radius": 6}],
                          "strokes": [{"points": [[5, 60], [70, 50]], "color": "#3050c0", "width": 5}]})
@@ -206,8 +224,9 @@ def test_hint_gap_keeps_a_fill_inside_an_outline_with_a_gap(hint_model):
     assert np.abs(leaky[below] - (32, 64, 224)).max() < 12  # through the gap, the page below took it
     assert np.abs(closed[below] - plain[below]).max() < 12  # with the gap closed, it did not
     assert np.abs(closed[inside] - (32, 64, 224)).max() < 12  # and the box still did
-    with pytest.raises(SketchcolorError, match="hint_gap"):
-        colorizer(sketch, hints=hint, hint_gap=0.5)
+    for option in ("hint_gap", "hint_claim"):
+        with pytest.raises(SketchcolorError, match=option):
+            colorizer(sketch, hints=hint, **{option: 0.5})
 
 
 def test_a_faint_outline_holds_a_fill_once_the_page_is_cleaned(hint_model):

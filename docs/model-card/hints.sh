@@ -7,6 +7,7 @@
 # Hints are drawn from each page's true colors with seed 0, so every run gets the same ones.
 #   SETS=validation bash docs/model-card/hints.sh      # after docs/model-card/validate.sh (the faces' links)
 #   PREVIOUS=runs/bundled-before-hints bash docs/model-card/hints.sh
+#   ONLY=openmoji-test COUNTS=0,8 bash docs/model-card/hints.sh       # one set, fewer counts
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OPENMOJI=${OPENMOJI:-data/openmoji256}
@@ -14,8 +15,9 @@ ANIME=${ANIME:-../shared/data/anime-pairs}
 RUNS=${RUNS:-runs}
 MODEL=${MODEL:-src/sketchcolor/weights/default}
 PREVIOUS=${PREVIOUS:-}                             # the hint-less model this one replaces
+ONLY=${ONLY:-}                                     # score only the set of this name
 SETS=${SETS:-test}
-COUNTS=0,1,2,4,8,16,32
+COUNTS=${COUNTS:-0,1,2,4,8,16,32}
 PRIVATE=${PRIVATE:-$RUNS/model-card/hints-$SETS}  # grids of third-party images stay out of the repository
 OUT=${OUT:-docs/model-card/hints-$SETS}
 
@@ -27,6 +29,7 @@ else
 fi
 for entry in "${SET_LIST[@]}"; do
   IFS='|' read -r name data split flags <<<"$entry"
+  if [ -n "$ONLY" ] && [ "$ONLY" != "$name" ]; then continue; fi
   extra=(); [ -n "$flags" ] && extra=("$flags")
   sketchcolor evaluate --model "$MODEL" --data "$data" --split "$split" "${extra[@]}" --hints "$COUNTS" \
     --out "$PRIVATE/$name"

@@ -277,13 +277,30 @@ def spread_hints(channels: torch.Tensor, sketch: torch.Tensor, reach: int, barri
 
 
 def fill_hints(channels: torch.Tensor, sketch: torch.Tensor, reach: int, barrier: float = FILL_BARRIER,
-               gap: int = 0) -> torch.Tensor:
-    """Hint channels (4, H, W) spread as a painting program's bucket fill with "close gap":
-    first through the paper with every line of the sketch (1, H, W) thickened by `gap` pixels,
-    so a gap in an outline up to 2 * gap wide holds, then through the unthickened paper into
-    the band along the lines that the thickening took (2 * gap + 1 four-connected steps reach
-    its corners). A `gap` of 0 is the plain fill: it runs through every gap."""
+               gap: int = 0, claim: int = 0) -> torch.Tensor:
+    """Hint channels (4, H, W) spread as a painting program's bucket fill from each hint, up to
+    `reach` pixels, bounded by the lines of the sketch (1, H, W). A `gap` closes gaps in an
+    outline up to 2 * gap wide for good: nothing runs through them ("close gap").
+
+    Where hints compete, each first `claim`s the area its outline encloses with gaps up to
+    2 * claim closed; only then does the fill run on through those gaps, into what no hint
+    claimed. A hint beyond a small gap no longer paints the region a hint inside it was
+    dropped in, while a lone hint fills what it did (MODEL_CARD.md, "Which hint a region
+    belongs to")."""
     sketch = F.interpolate(sketch[None].float(), size=tuple(channels.shape[-2:]), mode="area")[0]
+    filled = _closed_fill(channels, sketch, reach, barrier, gap)
+    if claim <= gap:
+        return filled
+    claimed = _closed_fill(channels, sketch, reach, barrier, claim)
+    # The claim decides whose color a pixel takes, never how far the fills reach.
+    return torch.where((claimed[3:] > 0) & (filled[3:] > 0), claimed, filled)
+
+
+def _closed_fill(channels: torch.Tensor, sketch: torch.Tensor, reach: int, barrier: float, gap: int) -> torch.Tensor:
+    """The fill first through the paper with every line thickened by `gap` pixels, so a gap up
+    to 2 * gap wide holds, then through the unthickened paper into the band along the lines
+    that the thickening took (2 * gap + 1 four-connected steps reach its corners). A `gap` of
+    0 is the plain fill: it runs through every gap."""
     if gap > 0:
         thick = -F.max_pool2d(-sketch[None], 2 * gap + 1, stride=1, padding=gap)[0]
         channels = spread_hints(channels, thick, reach, barrier)

@@ -33,6 +33,7 @@ DETAIL_MODES = ("whole", "tiles")
 COMPOSE_THREADS = 2
 HINT_FILL = 0.5  # PageOptions.hint_fill: chosen on the validation sets (MODEL_CARD.md)
 HINT_GAP = 0.0  # PageOptions.hint_gap: likewise
+HINT_CLAIM = 0.064  # PageOptions.hint_claim: likewise
 MAX_HINT_GAP = 0.1
 CLEAN = True  # PageOptions.clean: chosen on validation pages (MODEL_CARD.md, "Scanned, faint and photographed pages")
 NO_HINTS = ("this model was trained without color hints: colorize without hints, or use a hint-capable model "
@@ -53,6 +54,9 @@ class PageOptions:
     # Gaps in an outline up to this fraction of the page's side are closed for a hint's fill, as
     # a painting program's "close gap" does (0: a fill runs through every gap).
     hint_gap: float = HINT_GAP
+    # Where hints compete, each first takes the region its outline encloses with gaps up to this
+    # fraction of the page's side closed; then the fills run on through them (0: plain fills).
+    hint_claim: float = HINT_CLAIM
     # Levels before coloring: the paper made white and the darkest lines black (page.page_gray),
     # for scanned, faint or photographed pages; a clean digital page comes back unchanged.
     clean: bool = CLEAN
@@ -62,8 +66,9 @@ class PageOptions:
             raise SketchcolorError(f"smooth must be 0 or more rounds, not {self.smooth}")
         if not 0 <= self.hint_fill <= 4:
             raise SketchcolorError(f"hint_fill must be from 0 to 4 working sizes, not {self.hint_fill}")
-        if not 0 <= self.hint_gap <= MAX_HINT_GAP:
-            raise SketchcolorError(f"hint_gap must be from 0 to {MAX_HINT_GAP} of the page's side, not {self.hint_gap}")
+        for name, gap in (("hint_gap", self.hint_gap), ("hint_claim", self.hint_claim)):
+            if not 0 <= gap <= MAX_HINT_GAP:
+                raise SketchcolorError(f"{name} must be from 0 to {MAX_HINT_GAP} of the page's side, not {gap}")
         for name, value, allowed in (("lines", self.lines, LINE_MODES), ("detail", self.detail, DETAIL_MODES)):
             if value not in allowed:
                 raise SketchcolorError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
@@ -213,7 +218,8 @@ class Colorizer:
         side = size * PAGE_SCALE
         drawn = draw_hints(hints, gray.size, region.box, tuple(colors.shape[-2:]))
         return paint_hints(colors, fill_hints(drawn, region.sketch, round(chosen.hint_fill * side),
-                                              gap=round(chosen.hint_gap * side / 2)))
+                                              gap=round(chosen.hint_gap * side / 2),
+                                              claim=round(chosen.hint_claim * side / 2)))
 
     def _checked_hints(self, images: list[Image.Image], hints: list | None) -> list[Hints | None]:
         """One Hints (or None) per page, each checked against its page; hints for a model that
