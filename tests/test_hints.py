@@ -22,7 +22,7 @@ from sketchcolor.errors import SketchcolorError
 from sketchcolor.evaluation import HintPlan, evaluate
 from sketchcolor.hints import (Hints, Mark, draw_hints, fill_hints, hint_layer, hints_image, parse_hints, read_hints,
                                rotate_hue, simulate_hints)
-from sketchcolor.inference import Colorizer
+from sketchcolor.inference import Colorizer, PageOptions
 from sketchcolor.models import build_generator
 from sketchcolor.page import Box, fit_box
 from sketchcolor.serve import create_app
@@ -346,6 +346,7 @@ def test_evaluate_sweeps_hint_counts_into_a_table_and_a_plot(tmp_path, hint_mode
     assert result.returncode == 0, result.stderr
     table = (out / "hints.md").read_text()
     assert "| 0 |" in table and "| 2 |" in table and (out / "hints.png").stat().st_size > 0
-    assert json.loads((out / "hints-2" / "metrics.json").read_text())["hints"] == 2
+    recorded = json.loads((out / "hints-2" / "metrics.json").read_text())
+    assert recorded["hints"] == 2 and recorded["hint_claim"] == PageOptions().hint_claim  # the fill it was scored with
     bad = run_cli("evaluate", "--model", hint_model, "--data", tmp_path / "pairs", "--hints", "two", "--out", out)
     assert bad.returncode == 2 and "--hints" in bad.stderr

@@ -219,6 +219,7 @@ def evaluate(model, data_root, split, report_dir, fid_weights, limit, size, sket
                 "skipped": len(pairs.skipped), "hints": count, "counterfactual": counterfactual,
                 "hint_fill": None if baseline else colorizer.options.hint_fill,
                 "hint_gap": None if baseline else colorizer.options.hint_gap,
+                "hint_claim": None if baseline else colorizer.options.hint_claim,
                 "clean": None if baseline else colorizer.options.clean, "sketch_style": sketch_style}
         out = report_dir if len(counts) == 1 else report_dir / f"hints-{count}"
         write_report(evaluation, out, info, label)

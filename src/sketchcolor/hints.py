@@ -289,11 +289,15 @@ def fill_hints(channels: torch.Tensor, sketch: torch.Tensor, reach: int, barrier
     belongs to")."""
     sketch = F.interpolate(sketch[None].float(), size=tuple(channels.shape[-2:]), mode="area")[0]
     filled = _closed_fill(channels, sketch, reach, barrier, gap)
-    if claim <= gap:
+    if claim <= gap or _colors_hinted(channels) < 2:  # one color has nothing to compete for
         return filled
     claimed = _closed_fill(channels, sketch, reach, barrier, claim)
     # The claim decides whose color a pixel takes, never how far the fills reach.
     return torch.where((claimed[3:] > 0) & (filled[3:] > 0), claimed, filled)
+
+
+def _colors_hinted(channels: torch.Tensor) -> int:
+    return torch.unique(channels[:3, channels[3] > 0], dim=1).shape[1]
 
 
 def _closed_fill(channels: torch.Tensor, sketch: torch.Tensor, reach: int, barrier: float, gap: int) -> torch.Tensor:
