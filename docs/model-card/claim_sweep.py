@@ -5,6 +5,9 @@ hint a region belongs to"; the default was chosen on validation sets.
 
     python docs/model-card/claim_sweep.py --claims 0.032,0.048,0.064,0.08,0.1 --limit 60 \
         anime=runs/anime-split:val faces=runs/faces-split:val:colors openmoji=data/openmoji256:val
+    python docs/model-card/claim_sweep.py --claims 0.064 --out runs/claim-test \
+        anime-test=../shared/data/anime-pairs:test artists=../shared/data/anime-pairs:artists:aligned \
+        openmoji-test=data/openmoji256:test                                   # once, for the default
 """
 
 from __future__ import annotations
@@ -71,9 +74,8 @@ def sweep(colorizers: dict[float, Colorizer], spec: str, limit: int | None) -> l
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| set (pages) | claim | " + " | ".join(f"{count} hint{'s' * (count > 1)}: CIEDE2000 ↓, claim − plain [95%] | PSNR"
-                                                    for count in TRUE_COUNTS)
-             + " | counterfactual: median adherence ↓, mean leakage |",
+    header = [f"{count} hint{'s' * (count > 1)}: CIEDE2000 ↓, claim − plain [95%] | PSNR" for count in TRUE_COUNTS]
+    lines = ["| set (pages) | claim | " + " | ".join(header) + " | counterfactual: median adherence ↓, mean leakage |",
              "|---|---:|" + "---|---|" * len(TRUE_COUNTS) + "---|"]
     for row in rows:
         cells = []

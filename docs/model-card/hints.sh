@@ -31,6 +31,7 @@ for entry in "${SET_LIST[@]}"; do
   IFS='|' read -r name data split flags <<<"$entry"
   if [ -n "$ONLY" ] && [ "$ONLY" != "$name" ]; then continue; fi
   extra=(); [ -n "$flags" ] && extra=("$flags")
+  rm -rf "$PRIVATE/$name" "$PRIVATE/$name-counterfactual"  # so a report below is this run's
   # A page that cannot be read (anime test holds one with a grayscale color image) is named and
   # left out, and evaluate exits 1 for it; the reports hold every other page.
   sketchcolor evaluate --model "$MODEL" --data "$data" --split "$split" "${extra[@]}" --hints "$COUNTS" \
