@@ -149,6 +149,7 @@ def test_a_hint_claims_its_outline_before_a_neighbour_runs_in_through_a_gap():
     assert torch.equal(alone[3] > 0, alone_claimed[3] > 0) and torch.equal(alone[:3], alone_claimed[:3])  # leaks as before
     assert alone[3, 24, 44] > 0
 
+
 def test_a_written_hint_layer_reads_back_as_the_same_hints():
     hints = parse_hints({"points": [{"x": 30, "y": 30, "color": "#20a040", "radius": 6}],
                          "strokes": [{"points": [[5, 60], [70, 50]], "color": "#3050c0", "width": 5}]})

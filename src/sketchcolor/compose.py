@@ -73,9 +73,13 @@ def _smooth_page(colors: torch.Tensor, paint: torch.Tensor, steps: int) -> torch
     return torch.where(paint.bool(), current[None, :, 1:-1, 1:-1], colors)
 
 
-def cross_sum(x: torch.Tensor) -> torch.Tensor:
-    """Each pixel plus its four edge neighbours (zero beyond the border)."""
-    padded = F.pad(x, (1, 1, 1, 1))
+def cross_sum(x: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
+    """Each pixel plus its four edge neighbours (zero beyond the border), of a tensor or an
+    array alike (hints.spread_hints runs its fills in NumPy)."""
+    if isinstance(x, np.ndarray):
+        padded = np.pad(x, [(0, 0)] * (x.ndim - 2) + [(1, 1), (1, 1)])
+    else:
+        padded = F.pad(x, (1, 1, 1, 1))
     return (padded[..., 1:-1, 1:-1] + padded[..., :-2, 1:-1] + padded[..., 2:, 1:-1]
             + padded[..., 1:-1, :-2] + padded[..., 1:-1, 2:])
 

@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageColor, ImageDraw
 
+from .compose import cross_sum
 from .config import HintConfig
 from .errors import SketchcolorError
 from .imageio import INK_GRAY, INK_THRESHOLD, read_layer
@@ -268,7 +269,7 @@ def spread_hints(channels: torch.Tensor, sketch: torch.Tensor, reach: int, barri
     hinted = given[3] > 0
     filled, colors = hinted.copy(), given[:3] * hinted
     for _ in range(reach):
-        total, count = _cross_sum(colors), _cross_sum(filled.astype(np.float32))
+        total, count = cross_sum(colors), cross_sum(filled.astype(np.float32))
         reached = (count > 0) & ~filled & paper
         if not reached.any():
             break
@@ -276,13 +277,6 @@ def spread_hints(channels: torch.Tensor, sketch: torch.Tensor, reach: int, barri
         filled |= reached
     mask = np.where(hinted, 1.0, np.where(filled, SPREAD_MASK, 0.0)).astype(np.float32)
     return torch.from_numpy(np.concatenate([colors * filled, mask[None]]))
-
-
-def _cross_sum(x: np.ndarray) -> np.ndarray:
-    """Each pixel plus its four edge neighbours (zero beyond the border): compose.cross_sum in NumPy."""
-    padded = np.pad(x, [(0, 0)] * (x.ndim - 2) + [(1, 1), (1, 1)])
-    return (padded[..., 1:-1, 1:-1] + padded[..., :-2, 1:-1] + padded[..., 2:, 1:-1]
-            + padded[..., 1:-1, :-2] + padded[..., 1:-1, 2:])
 
 
 def fill_hints(channels: torch.Tensor, sketch: torch.Tensor, reach: int, barrier: float = FILL_BARRIER,

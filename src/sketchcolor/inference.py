@@ -66,9 +66,9 @@ class PageOptions:
             raise SketchcolorError(f"smooth must be 0 or more rounds, not {self.smooth}")
         if not 0 <= self.hint_fill <= 4:
             raise SketchcolorError(f"hint_fill must be from 0 to 4 working sizes, not {self.hint_fill}")
-        for name, gap in (("hint_gap", self.hint_gap), ("hint_claim", self.hint_claim)):
-            if not 0 <= gap <= MAX_HINT_GAP:
-                raise SketchcolorError(f"{name} must be from 0 to {MAX_HINT_GAP} of the page's side, not {gap}")
+        for name, width in (("hint_gap", self.hint_gap), ("hint_claim", self.hint_claim)):
+            if not 0 <= width <= MAX_HINT_GAP:
+                raise SketchcolorError(f"{name} must be from 0 to {MAX_HINT_GAP} of the page's side, not {width}")
         for name, value, allowed in (("lines", self.lines, LINE_MODES), ("detail", self.detail, DETAIL_MODES)):
             if value not in allowed:
                 raise SketchcolorError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
