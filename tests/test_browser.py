@@ -219,9 +219,12 @@ def test_a_color_hint_turns_the_colors_in_a_real_browser(hint_server, page, tmp_
         page.keyboard.press("]")
     expect(page.locator("#brush-size")).to_have_text("8%")
     page.mouse.click(*on_canvas(page, *FOREHEAD))
-    painted = page.locator("#canvas").evaluate(
-        "(c, [x, y]) => Array.from(c.getContext('2d').getImageData(x * c.width, y * c.height, 1, 1).data)",
-        [FOREHEAD[0] / 512, FOREHEAD[1] / 512])
+    pixel = ("([x, y]) => { const c = document.querySelector('#canvas');"
+             " return Array.from(c.getContext('2d').getImageData(x * c.width, y * c.height, 1, 1).data); }")
+    where = [FOREHEAD[0] / 512, FOREHEAD[1] / 512]
+    # the page paints the dot on its next frame: wait for it (an immediate read raced it)
+    page.wait_for_function(f"args => ({pixel})(args)[1] != 255", arg=where, timeout=5000)
+    painted = page.evaluate(pixel, where)
     assert painted[:3] == [0xE0, 0x20, 0x20]  # the dot is on the canvas
     hinted = wait_for_result(page, 1)
     assert page.locator("#recent .swatch").first.get_attribute("title") == RED
