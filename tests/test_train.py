@@ -107,6 +107,17 @@ def test_a_run_writes_grids_logs_and_checkpoints(pair_root, tiny_config):
     assert {k: counters[k] for k in ("epoch", "epoch_step", "step")} == {"epoch": 2, "epoch_step": 0, "step": 8}
 
 
+def test_a_step_budget_ending_on_an_epochs_last_batch_still_ends_that_epoch(pair_root, tiny_config):
+    # 16 train pairs, batch 4: step 4 is epoch 1's last; its grid and kept generator are due.
+    run = pair_root / "run"
+    config = tiny_config.with_overrides(["train.epochs=3", "train.max_steps=4", "train.keep_epochs=[1]"])
+    trainer = Trainer(config, run, pair_root)
+    trainer.fit()
+    assert (trainer.step, trainer.epoch, trainer.state.epoch_step) == (4, 1, 0)
+    assert (run / "samples" / "epoch_0001.png").is_file()
+    assert load_model(run / "epochs" / "epoch_0001")[2] == {"epoch": 1, "step": 4}
+
+
 def test_sigterm_saves_a_resumable_state(pair_root, tiny_config):
     trainer = Trainer(tiny_config.with_overrides(["train.epochs=50"]), pair_root / "run", pair_root)
     original_step = trainer.train_step
