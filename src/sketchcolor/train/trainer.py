@@ -230,8 +230,8 @@ class Trainer:
                 self.scalar_log.scalars(state.step, scalars)
             if self.config.train.save_every_steps and state.step % self.config.train.save_every_steps == 0:
                 self.save()
-            # A stop on the epoch's last batch still ends the epoch: its grid, validation and
-            # kept generator are due (a budget of whole epochs used to skip the last of them).
+            # A stop on the epoch's last batch ends the epoch first: its grid, validation and
+            # kept generator are due, or a budget of whole epochs would never validate the last.
             if self._should_stop() and steps < len(loader):
                 self.save()  # mid-epoch: --resume goes on from this step
                 return
