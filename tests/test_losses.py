@@ -57,6 +57,18 @@ def test_gradient_penalty_closed_form_for_a_linear_critic():
     assert terms.total.item() == pytest.approx(2 * math.log(2) + 10 * penalty.item(), rel=1e-5)
 
 
+def test_gradient_penalty_holds_a_patch_critics_mean_logit_not_its_sum():
+    # A patch map whose every logit is w . (the colors at that pixel): the sample's score, the mean
+    # logit over H*W patches, has gradient w / (H*W) at each pixel, so norm ||w|| / sqrt(H*W).
+    # (Penalising the sum's gradient, ||w|| * sqrt(H*W), held a BCE discriminator at chance.)
+    torch.manual_seed(0)
+    w = torch.randn(1, 3, 1, 1)
+    critic = lambda x: (x * w).sum(1, keepdim=True)  # (B, 1, H, W) patch logits
+    real, fake = torch.randn(4, 3, 8, 8), torch.randn(4, 3, 8, 8)
+    penalty = losses.gradient_penalty(critic, real, fake)
+    assert penalty.item() == pytest.approx((w.norm() / 8 - 1).pow(2).item(), rel=1e-5)
+
+
 def test_gradient_penalty_is_differentiable_for_the_critic():
     weight = torch.randn(1, 3, 2, 2, requires_grad=True)
     critic = lambda x: (x * weight).flatten(1).sum(1)
