@@ -14,6 +14,9 @@
 # The floor trains in bf16 (train.amp_on_cpu, 1.67x here); the model in fp32, as bf16 gains it
 # nothing on this CPU (its gradient penalty runs in fp32). Costs per stage: MODEL_CARD.md.
 #   bash docs/model-card/train.sh && MODEL=runs/default-model bash docs/model-card/evaluate.sh
+# The bundled weights were trained before the gradient penalty was fixed (it held the
+# discriminator at chance: MODEL_CARD.md, "Stage 9 tried"); since then these commands train
+# with a discriminator that learns. To reproduce the bundled weights exactly: commit 76a0811.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OPENMOJI=${OPENMOJI:-data/openmoji256}            # sketchcolor data openmoji --out data/openmoji256 --size 256
