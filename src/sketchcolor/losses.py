@@ -61,8 +61,8 @@ def gradient_penalty(
     t = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype)
     mixed = (t * real.detach() + (1 - t) * fake.detach()).requires_grad_(True)
     # The mean, not the sum, of the patch map: holding the gradient of a sum of P patch logits
-    # to norm 1 holds each patch about P times flatter, and under BCE such a discriminator never
-    # left chance (d/real = d/fake = 0.693 through whole runs; MODEL_CARD.md, stage 9).
+    # to norm 1 holds their mean P times flatter, and under BCE such a discriminator never left
+    # chance (d/real = d/fake = 0.693 through whole runs; MODEL_CARD.md, "Stage 9 tried").
     scores = critic(mixed).reshape(len(mixed), -1).mean(1)
     (grad,) = torch.autograd.grad(scores.sum(), mixed, create_graph=True)
     norms = grad.flatten(1).norm(2, dim=1)
