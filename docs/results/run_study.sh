@@ -7,11 +7,13 @@
 #   bash docs/results/run_study.sh            # all runs (resumes any that were interrupted), then compare
 #   JOBS=1 bash docs/results/run_study.sh     # one training at a time
 #   ONLY="paper no-mish" bash docs/results/run_study.sh   # only these methods
+#   SEED=1 RUNS=runs/study-seed1 OUT=runs/study-seed1 bash docs/results/run_study.sh   # another seed
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 STEPS=${STEPS:-1000}
 SIZE=${SIZE:-64}
 JOBS=${JOBS:-2}
+SEED=${SEED:-0}
 OPENMOJI=${OPENMOJI:-data/openmoji256}         # sketchcolor data openmoji --out data/openmoji256 --size 256
 ANIME=${ANIME:-../shared/data/anime-pairs}
 RUNS=${RUNS:-runs/study}
@@ -24,7 +26,7 @@ mkdir -p "$RUNS" && bash docs/anime_split.sh "$ANIME/train" "$SPLIT"
 COMMON=(--data "$OPENMOJI" --data "$SPLIT@19"
         --set data.size=$SIZE --set data.load_size=$((SIZE * 11 / 8)) --set data.scale_jitter=true
         --set data.flip=true --set data.line_jitter=0.5 --set data.paper_jitter=0.3 --set data.num_workers=0
-        --set train.batch_size=16 --set train.max_steps=$STEPS --set train.epochs=1000
+        --set train.seed=$SEED --set train.batch_size=16 --set train.max_steps=$STEPS --set train.epochs=1000
         --set train.keep_epochs=[0,1,2,4] --set train.save_every_steps=100 --set eval.size=$SIZE)
 # The paper's generator and discriminator at the default model's width; depth for SIZE px.
 DEPTH=$(python3 -c "import math; print(int(math.log2($SIZE)))")
