@@ -7,7 +7,7 @@
 #   bash docs/results/run_study.sh            # all runs (resumes any that were interrupted), then compare
 #   JOBS=1 bash docs/results/run_study.sh     # one training at a time
 #   ONLY="paper no-mish" bash docs/results/run_study.sh   # only these methods
-#   SEED=1 RUNS=runs/study-seed1 OUT=runs/study-seed1 bash docs/results/run_study.sh   # another seed
+#   SEED=1 RUNS=runs/study-seed1 OUT=runs/study-seed1/report bash docs/results/run_study.sh   # another seed
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 STEPS=${STEPS:-1000}
@@ -58,11 +58,12 @@ for name in "${ORDER[@]}"; do
 done
 wait
 
+# paired.md sets the first method (the paper's GAN) against every other, page by page.
 METHOD_DIRS=(sketch nst)
 for name in "${ORDER[@]}"; do METHOD_DIRS+=("$RUNS/$name"); done
 sketchcolor compare "${METHOD_DIRS[@]}" --data "$OPENMOJI" --split val --size $SIZE --epochs 0,1,2,4 \
-  --nst-steps 100 --out "$OUT/openmoji-val"
+  --nst-steps 100 --candidate "$RUNS/${ORDER[0]}" --out "$OUT/openmoji-val"
 # The anime images may not be redistributed: their grid stays in the run folder, only the tables are kept.
 sketchcolor compare "${METHOD_DIRS[@]}" --data "$SPLIT" --split val --size $SIZE --epochs 0,1,2,4 \
-  --nst-steps 100 --style-data "$SPLIT" --out "$RUNS/anime-val"
+  --nst-steps 100 --style-data "$SPLIT" --candidate "$RUNS/${ORDER[0]}" --out "$RUNS/anime-val"
 mkdir -p "$OUT/anime-val" && cp "$RUNS/anime-val"/{table,paired}.{md,csv} "$OUT/anime-val/"
