@@ -12,19 +12,18 @@ from __future__ import annotations
 import argparse
 
 import torch
-import torch.nn.functional as F
 
 from sketchcolor import Colorizer
 from sketchcolor.data import load_pages
 from sketchcolor.evaluation import score_pages
 from sketchcolor.imageio import INK_LEVEL
-from sketchcolor.metrics.lines import TOLERANCE
+from sketchcolor.metrics.lines import within_tolerance
 from sketchcolor.metrics.ssim import luma
 
 
 def near(mask: torch.Tensor) -> torch.Tensor:
-    """`mask` grown by the line measure's tolerance (metrics/lines.py)."""
-    return F.max_pool2d(mask.float(), 2 * TOLERANCE + 1, stride=1, padding=TOLERANCE) > 0
+    """`mask` grown by the line measure's own tolerance, as booleans."""
+    return within_tolerance(mask) > 0
 
 
 def main() -> None:

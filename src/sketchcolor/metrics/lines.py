@@ -24,13 +24,16 @@ def line_scores(generated: torch.Tensor, sketch: torch.Tensor) -> dict[str, torc
     sketches, both in [0, 1]. An image with no ink (or no dark output) scores 1 for that side."""
     ink = (sketch < INK_LEVEL).float()
     dark = (luma(generated) < INK_LEVEL).float()
-    kernel = 2 * TOLERANCE + 1
-    near_ink = F.max_pool2d(ink, kernel, stride=1, padding=TOLERANCE)
-    near_dark = F.max_pool2d(dark, kernel, stride=1, padding=TOLERANCE)
+    near_ink, near_dark = within_tolerance(ink), within_tolerance(dark)
     recall = _share(ink * near_dark, ink)
     precision = _share(dark * near_ink, dark)
     f1 = 2 * precision * recall / (precision + recall).clamp_min(1e-12)
     return {"line_precision": precision, "line_recall": recall, "line_f1": f1}
+
+
+def within_tolerance(mask: torch.Tensor) -> torch.Tensor:
+    """A (B, 1, H, W) 0/1 mask grown by TOLERANCE pixels each way, as a float 0/1 mask."""
+    return F.max_pool2d(mask.float(), 2 * TOLERANCE + 1, stride=1, padding=TOLERANCE)
 
 
 def _share(hits: torch.Tensor, total: torch.Tensor) -> torch.Tensor:
