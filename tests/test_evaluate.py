@@ -109,8 +109,21 @@ def test_line_scores_count_kept_lost_and_invented_lines():
     lost[..., 10, 2:10] = 0  # half the line kept: 8 pixels, and the 9th is within the tolerance
     assert line_scores(lost, sketch)["line_recall"].item() == pytest.approx(9 / 16)
     smudged = kept.clone()
-    smudged[..., 0:4, :] = 0  # 80 dark pixels far from any ink
-    assert line_scores(smudged, sketch)["line_precision"].item() == pytest.approx(16 / 96)
+    smudged[..., 0:2, :] = 0  # a stroke of 40 dark pixels far from any ink
+    assert line_scores(smudged, sketch)["line_precision"].item() == pytest.approx(16 / 56)
+
+
+def test_line_precision_counts_dark_strokes_but_not_dark_areas():
+    sketch = torch.ones(1, 1, 64, 64)
+    sketch[..., 40, 4:60] = 0  # one line of 56 pixels
+    painted = sketch.expand(-1, 3, -1, -1).clone()
+    painted[..., 4:24, 4:24] = 0.3  # a dark color 20 px wide (black hair), away from the ink
+    assert line_scores(painted, sketch)["line_precision"].item() == 1
+    stroked = painted.clone()
+    stroked[..., 30, 4:60] = 0.3  # a stroke one pixel wide that the sketch does not have: invented
+    assert line_scores(stroked, sketch)["line_precision"].item() == pytest.approx(56 / 112)
+    sketch[..., 30, 4:60] = 0.6  # the same stroke as a faint pencil line of the sketch: not invented
+    assert line_scores(stroked, sketch)["line_precision"].item() == 1
 
 
 def test_sketch_floor_and_kept_lines_score_perfect_line_recall(pair_root, tiny_config):

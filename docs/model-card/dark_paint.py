@@ -2,6 +2,8 @@
 below the ink level) away from the sketch's ink, split by whether the real colors are dark
 there too (a faithful dark color) or not (a smudge). Line precision counts both as invented
 ink; this splits them. Run it on validation splits, as a diagnosis (MODEL_CARD.md, stage 9).
+Its "line precision" is the rule line_scores used until stage 11 (every dark pixel a line);
+line_scores now leaves out dark areas and counts the sketch's faint lines.
 
     python docs/model-card/dark_paint.py data/openmoji256 val src/sketchcolor/weights/default runs/stage9-model
     python docs/model-card/dark_paint.py runs/faces-split val --colors MODEL...
