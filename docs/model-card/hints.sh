@@ -31,7 +31,7 @@ for entry in "${SET_LIST[@]}"; do
   IFS='|' read -r name data split flags <<<"$entry"
   if [ -n "$ONLY" ] && [ "$ONLY" != "$name" ]; then continue; fi
   extra=(); [ -n "$flags" ] && extra=("$flags")
-  rm -rf "$PRIVATE/$name" "$PRIVATE/$name-counterfactual"  # so a report below is this run's
+  rm -rf "$PRIVATE/$name" "$PRIVATE/$name-counterfactual" "$PRIVATE/$name-no-hints"  # so a report below is this run's
   # A page that cannot be read (anime test holds one with a grayscale color image) is named and
   # left out, and evaluate exits 1 for it; the reports hold every other page.
   sketchcolor evaluate --model "$MODEL" --data "$data" --split "$split" "${extra[@]}" --hints "$COUNTS" \
@@ -39,7 +39,8 @@ for entry in "${SET_LIST[@]}"; do
   sketchcolor evaluate --model "$MODEL" --data "$data" --split "$split" "${extra[@]}" --hints 8 --counterfactual \
     --out "$PRIVATE/$name-counterfactual" || [ -f "$PRIVATE/$name-counterfactual/metrics.json" ]
   if [ -n "$PREVIOUS" ]; then
-    sketchcolor compare "$PREVIOUS" "$MODEL" --data "$data" --split "$split" "${extra[@]}" --out "$PRIVATE/$name-no-hints"
+    sketchcolor compare "$PREVIOUS" "$MODEL" --data "$data" --split "$split" "${extra[@]}" --out "$PRIVATE/$name-no-hints" \
+      || [ -f "$PRIVATE/$name-no-hints/paired.md" ]
   fi
   mkdir -p "$OUT/$name"
   cp "$PRIVATE/$name"/hints.{md,csv,png} "$OUT/$name/"

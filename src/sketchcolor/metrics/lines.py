@@ -3,16 +3,17 @@
 Both images are reduced to line maps: the sketch's ink (gray below INK_LEVEL) and the
 output's dark pixels (luma below INK_LEVEL). Recall is the share of ink pixels that are
 still dark in the output (lines kept). Precision is the share of the output's dark *marks*
-that lie on the sketch's lines (no smudges or lines invented). A mark is a dark pixel
-outside any dark area wider than WIDEST_LINE: such an area is a dark color (black hair, a
-navy coat, brown hair at luma 0.45), which the color metrics score. The sketch's lines
-include its faint ones (gray below LINE_LEVEL): colors multiplied under a light pencil line
-darken it past INK_LEVEL, and that line is the artist's, not one the model invented. Counting it as ink made a faithful
-output look like a smudged one: the real OpenMoji pages, whose lines are their sketches'
-by construction, scored line precision 0.87 (0.99 with this rule), and the models' whole
-line-F1 gap on OpenMoji val was brown hair a few hundredths of luma either side of
-INK_LEVEL (MODEL_CARD.md, "Stage 11"). A tolerance of one pixel forgives anti-aliasing
-shifts.
+that lie on the sketch's lines (no smudges or lines invented).
+
+A mark is a dark pixel outside any dark area wider than WIDEST_LINE: such an area is a dark
+color (black hair, a navy coat, brown hair at luma 0.45), which the color metrics score.
+The sketch's lines include its faint ones (gray below LINE_LEVEL): colors multiplied under
+a light pencil line darken it past INK_LEVEL, and that line is the artist's. Counting every
+dark pixel as a line, as this measure did until session 24, made faithful outputs look
+smudged: the real OpenMoji pages, whose lines are their sketches' by construction, scored
+line precision 0.87 (0.99 now), and the models' whole line-F1 gap on OpenMoji val was brown
+hair a few hundredths of luma either side of INK_LEVEL (MODEL_CARD.md, "The line measure
+counts lines, not dark colors"). A tolerance of one pixel forgives anti-aliasing shifts.
 """
 
 from __future__ import annotations
