@@ -30,7 +30,8 @@ TOLERANCE = 1  # pixels
 # narrowest that brings their own precision to 0.99 (against ink: 0.977 with 4 px, 0.991
 # with 6 px, 0.992 with 8 px).
 WIDEST_LINE = 6 / 256
-# The faintest gray that is still a drawn line, not paper (page.py's TONE_MARK, 192 of 255).
+# The faintest gray that is still a drawn line, not paper (about page.py's TONE_MARK, 192 of 255;
+# kept apart so that tuning screentone detection does not move this measure).
 LINE_LEVEL = 0.75
 
 
