@@ -75,6 +75,17 @@ def test_candidate_must_be_one_of_the_methods(tmp_path, pair_root):
     assert not (tmp_path / "report").exists()  # refused before anything ran
 
 
+def test_grid_count_zero_writes_the_tables_without_a_grid(tmp_path, pair_root):
+    out = tmp_path / "report"
+    result = run_cli("compare", "sketch", "--data", pair_root, "--split", "val", "--size", 32, "--grid-count", 0,
+                     "--out", out)
+    assert result.returncode == 0, result.stderr
+    assert (out / "table.csv").exists() and (out / "per_image.csv").exists() and not (out / "grid.png").exists()
+    result = run_cli("compare", "sketch", "--data", pair_root, "--split", "val", "--grid-count", -1,
+                     "--out", tmp_path / "negative")
+    assert result.returncode == 2 and "Traceback" not in result.stderr and "--grid-count" in result.stderr
+
+
 def test_paired_differences_tell_a_real_gap_from_noise():
     rng = np.random.default_rng(0)
     pages = rng.uniform(0.3, 0.9, 40)  # some pages are harder than others for every method

@@ -263,7 +263,8 @@ def _counts(text: str, option: str) -> list[int]:
 @click.option("--size", default=256, show_default=True, help="Scored size (pages are letterboxed to it).")
 @click.option("--sketch-side", default="auto", type=click.Choice(["auto", "left", "right"]), show_default=True)
 @click.option("--lines", default="keep", type=click.Choice(["keep", "model"]), show_default=True)
-@click.option("--grid-count", default=6, show_default=True, help="Sketches (rows) in grid.png.")
+@click.option("--grid-count", default=6, show_default=True, type=click.IntRange(min=0),
+              help="Sketches (rows) in grid.png; 0 writes no grid (and colorizes nothing more for one).")
 @click.option("--candidate", default=None,
               help="The method (as given in METHODS) that paired.md sets against each other one [default: the last].")
 @click.option("--aligned-only", is_flag=True, help="Only pairs the data's manifest.json marks aligned.")
@@ -323,10 +324,12 @@ def compare(methods, data_root, split, report_dir, epochs, limit, size, sketch_s
         notes.append(f"{hint_count} {'counterfactual ' if counterfactual else ''}hints per page for "
                      f"{', '.join(hinted) or 'no method'} (the others take none).")
     table, _ = write_tables(rows, report_dir, notes)
-    grid.save(report_dir / "grid.png")
     per_image = write_per_image({row["method"]: row["evaluation"] for row in rows if "evaluation" in row}, report_dir)
     click.echo(table.read_text())
-    reports = [table, report_dir / "table.csv", per_image, report_dir / "grid.png"]
+    reports = [table, report_dir / "table.csv", per_image]
+    if grid is not None:
+        grid.save(report_dir / "grid.png")
+        reports.append(report_dir / "grid.png")
     chosen = resolved[methods.index(candidate or methods[-1])]
     if not chosen.missing and sum(not m.missing for m in resolved) > 1:
         paired, paired_csv = write_paired(paired_differences(rows, chosen.label), chosen.label, report_dir)

@@ -76,10 +76,11 @@ def distinct_labels(methods: list[Method]) -> None:
 
 def compare(methods: list[Method], pairs: PagePairs, *, size: int, fid: FIDSetup | None, limit: int | None,
             batch_size: int, epochs: list[int], grid_count: int, lines: str, device: str,
-            hints: HintPlan = HintPlan()) -> tuple[list[dict], Image.Image]:
-    """Score every method on the same pairs; returns the table rows and the labelled grid. With a
-    hint plan, the methods that take hints get them (the same hints for each) and the others
-    are scored without: how far hints take a model beyond one that cannot have them."""
+            hints: HintPlan = HintPlan()) -> tuple[list[dict], Image.Image | None]:
+    """Score every method on the same pairs; returns the table rows and the labelled grid (None
+    when `grid_count` is 0). With a hint plan, the methods that take hints get them (the same
+    hints for each) and the others are scored without: how far hints take a model beyond one
+    that cannot have them."""
     rows = []
     for method in methods:
         if method.missing:
@@ -93,7 +94,8 @@ def compare(methods: list[Method], pairs: PagePairs, *, size: int, fid: FIDSetup
         rows.append({"method": method.label, "source": method.source, **result.metrics, "seconds_per_image": seconds,
                      "evaluation": result})
         log.info("%s: ssim %.4f, %.3f s/image", method.label, result.metrics["ssim_mean"], seconds)
-    return rows, comparison_figure(methods, pairs, size, epochs, grid_count, lines, device)
+    grid = comparison_figure(methods, pairs, size, epochs, grid_count, lines, device) if grid_count else None
+    return rows, grid
 
 
 @dataclass(frozen=True)
