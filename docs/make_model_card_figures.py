@@ -5,7 +5,7 @@ third-party anime images):
 - model-card-stress.png: the same outlines as a scanned pencil page (gray paper, grain, light
   lines), thick-lined, and several emoji on one wide page, each | bundled model.
 
-    python docs/make_model_card_figures.py --package openmoji-17.0.0.tgz --floor runs/pix2pix-small
+    python docs/make_model_card_figures.py --package openmoji-17.0.0.tgz --floor runs/pix2pix-small-stage4
 """
 
 from __future__ import annotations

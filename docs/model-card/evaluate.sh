@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 OPENMOJI=${OPENMOJI:-data/openmoji256}            # sketchcolor data openmoji --out data/openmoji256 --size 256
 ANIME=${ANIME:-../shared/data/anime-pairs}
-FLOOR=${FLOOR:-runs/pix2pix-small-stage3}         # all stages of docs/model-card/train.sh
+FLOOR=${FLOOR:-runs/pix2pix-small-stage4}         # all stages of docs/model-card/train.sh
 PREVIOUS=${PREVIOUS:-}                            # e.g. a copy of the bundled model before it is replaced
 MODEL=${MODEL:-src/sketchcolor/weights/default}
 OUT=docs/model-card

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.."
 OPENMOJI=${OPENMOJI:-data/openmoji256}
 FACES=${FACES:-../shared/data/anime-extra/color/selfie2anime-faces}
 RUNS=${RUNS:-runs}
-FLOOR=${FLOOR:-$RUNS/pix2pix-small-stage3}
+FLOOR=${FLOOR:-$RUNS/pix2pix-small-stage4}
 PREVIOUS=${PREVIOUS:-}
 MODEL=${MODEL:-$RUNS/default-stage3}
 OUT=${OUT:-$RUNS/validation}
