@@ -14,7 +14,8 @@
 #            4's export with the discriminator learning, L1 at ten times its weight.
 # Stages 1-2 keep best/ by validation SSIM (OpenMoji val; stage 2 also the 8 anime pairs).
 # The floor trains in bf16 with a compiled step (train.amp_on_cpu, train.compile); the model's
-# stages 1-3 in fp32, as they were trained, and stages 4 and 11 in bf16, compiled. Costs per stage: MODEL_CARD.md.
+# stages 1-3 in fp32, as they were trained, and stages 4 and 11 in bf16, compiled.
+# Costs per stage: MODEL_CARD.md.
 #   bash docs/model-card/train.sh && MODEL=runs/default-model bash docs/model-card/evaluate.sh
 # Stages 1-4 of the bundled weights were trained before the gradient penalty was fixed (it held
 # the discriminator at chance: MODEL_CARD.md, "Stage 9 tried"); since then these commands train
