@@ -28,11 +28,12 @@ ANIME=${ANIME:-../shared/data/anime-pairs}
 FACES=${FACES:-../shared/data/anime-extra/color/selfie2anime-faces}
 RUNS=${RUNS:-runs}
 
+BF16=(--set train.amp_on_cpu=true --set train.compile=true)   # bf16 autocast and a compiled training step
 split="$RUNS/anime-split"                          # 30 anime pairs to train on, 8 held out as val/
 bash docs/anime_split.sh "$ANIME/train" "$split"
 
 for config in default pix2pix-small; do
-  tv=(); fast=(--set train.amp_on_cpu=true --set train.compile=true)
+  tv=(); fast=("${BF16[@]}")
   [ "$config" = default ] && tv=(--set loss.tv_weight=10) && fast=()   # the model: a tenth of the TV after stage 1
   sketchcolor train --config "$config" --data "$OPENMOJI" --data "$ANIME@15" --out "$RUNS/$config-stage1" --resume "${fast[@]}"
   sketchcolor train --config "$config" --data "$OPENMOJI" --data "$split@94" --out "$RUNS/$config-stage2" --resume \
@@ -46,8 +47,7 @@ done
 # are set side by side after the same number of steps on the same data.
 sketchcolor train --config pix2pix-small --data "$split@50" --data "$OPENMOJI" --colors "$FACES" \
   --out "$RUNS/pix2pix-small-stage4" --resume --set train.init_from="$RUNS/pix2pix-small-stage3" \
-  --set train.max_steps=3852 --set eval.metric=ciede2000_mean --set eval.every=2 \
-  --set train.amp_on_cpu=true --set train.compile=true
+  --set train.max_steps=3852 --set eval.metric=ciede2000_mean --set eval.every=2 "${BF16[@]}"
 # Stage 4 (the model only): color hints. The stage-3 model as it was bundled (half-precision
 # weights) widened with four hint inputs at zero weight, then 2,000 steps on the stage-3 data
 # with hints drawn from the true colors; best/ by CIEDE2000 over the three validation sets, each
@@ -55,8 +55,7 @@ sketchcolor train --config pix2pix-small --data "$split@50" --data "$OPENMOJI" -
 sketchcolor export model --model "$RUNS/default-stage3" --out "$RUNS/default-stage3-model" --half
 sketchcolor train --config default --data "$split@50" --data "$OPENMOJI" --colors "$FACES" --out "$RUNS/default-stage4" \
   --resume --set train.init_from="$RUNS/default-stage3-model" --set generator.hints=true --set train.max_steps=2000 \
-  --set eval.hints=8 --set eval.metric=ciede2000_mean --set loss.tv_weight=10 --set train.amp_on_cpu=true \
-  --set train.compile=true
+  --set eval.hints=8 --set eval.metric=ciede2000_mean --set loss.tv_weight=10 "${BF16[@]}"
 sketchcolor export model --model "$RUNS/default-stage4" --out "$RUNS/default-model" --half
 # Stage 11: stage 4's data and hint drawing with the discriminator learning (gradient penalty
 # fixed) and ten times the L1 weight (1,000), half the samples without hints and half the hint
@@ -65,6 +64,6 @@ sketchcolor export model --model "$RUNS/default-stage4" --out "$RUNS/default-mod
 sketchcolor train --config default --data "$split@50" --data "$OPENMOJI" --colors "$FACES" --out "$RUNS/default-stage11" \
   --resume --set train.init_from="$RUNS/default-model" --set generator.hints=true --set train.max_steps=1852 \
   --set eval.hints=8 --set eval.metric=ciede2000_mean --set eval.every=2 --set loss.tv_weight=10 \
-  --set train.amp_on_cpu=true --set train.compile=true --set loss.hint_l1_weight=50 --set hints.none_share=0.5 \
+  "${BF16[@]}" --set loss.hint_l1_weight=50 --set hints.none_share=0.5 \
   --set train.ema_decay=0.999 --set "train.keep_epochs=[2,4]" --set loss.l1_weight=1000
 sketchcolor export model --model "$RUNS/default-stage11" --out "$RUNS/default-model" --half
