@@ -10,7 +10,7 @@
 #            Its best/ generator is chosen by CIEDE2000, the mean over the three validation
 #            sets (the 8 anime pairs, OpenMoji val, the 300 faces).
 #   stage 4: color hints (below): 2,000 steps more from stage 3's generator widened with hint inputs.
-#   stage 11 (session 24; stages 5-10 and 12 were tried, not adopted): 1,852 steps more from stage
+#   stage 11 (session 24; stages 5-10, 12, 13 were tried, not adopted): 1,852 steps more from stage
 #            4's export with the discriminator learning, L1 at ten times its weight.
 # Stages 1-2 keep best/ by validation SSIM (OpenMoji val; stage 2 also the 8 anime pairs).
 # The floor trains in bf16 with a compiled step (train.amp_on_cpu, train.compile); the model's
